@@ -1,0 +1,210 @@
+//! Counters of everything the router did, cheap to read at any time.
+//!
+//! Every dropped frame and every closed connection is counted under the cause
+//! that decided it, so an operator can tell a misbehaving client from a slow one,
+//! and the simulation can check that nothing is lost unaccounted.
+
+/// Why a frame was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// No live connection holds the destination ID (never assigned, already
+    /// closed, or flushing its last bytes after EOF).
+    UnknownDestination,
+    /// The destination is owned by another shard or node, and this core has no
+    /// route to it.
+    NoRoute,
+    /// The destination was above its high-water mark under
+    /// [`OverflowPolicy::Drop`](crate::OverflowPolicy::Drop).
+    DestinationFull,
+    /// The destination has closed, or is closing (it sent EOF and is flushing
+    /// its last bytes), so the frame, queued or held for it, was never written.
+    DestinationClosed,
+    /// The frame exceeded `max_frame_bytes`: a protocol violation.
+    Oversized,
+    /// The sender closed first: a partial frame at its EOF, or frames it had
+    /// sent but the router had not yet routed (held or buffered while it was
+    /// paused) when it was reset or violated the protocol.
+    SenderClosed,
+    /// Shutdown stopped reading before the frame could be routed.
+    Shutdown,
+}
+
+impl DropCause {
+    /// Every cause, for exporters that list them all.
+    pub const ALL: [DropCause; 7] = [
+        DropCause::UnknownDestination,
+        DropCause::NoRoute,
+        DropCause::DestinationFull,
+        DropCause::DestinationClosed,
+        DropCause::Oversized,
+        DropCause::SenderClosed,
+        DropCause::Shutdown,
+    ];
+
+    /// A stable `snake_case` name, for metric labels and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropCause::UnknownDestination => "unknown_destination",
+            DropCause::NoRoute => "no_route",
+            DropCause::DestinationFull => "destination_full",
+            DropCause::DestinationClosed => "destination_closed",
+            DropCause::Oversized => "oversized",
+            DropCause::SenderClosed => "sender_closed",
+            DropCause::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Why a connection was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseCause {
+    /// The client closed its side and everything queued to it was flushed.
+    Eof,
+    /// The connection failed: reset, or a read or write error.
+    Reset,
+    /// It held queued bytes and accepted none for `write_stall_timeout`.
+    WriteStall,
+    /// It sent nothing and had nothing queued for `idle_timeout`.
+    Idle,
+    /// It sent a frame larger than `max_frame_bytes`.
+    ProtocolViolation,
+    /// The router shut down.
+    Shutdown,
+}
+
+impl CloseCause {
+    /// Every cause, for exporters that list them all.
+    pub const ALL: [CloseCause; 6] = [
+        CloseCause::Eof,
+        CloseCause::Reset,
+        CloseCause::WriteStall,
+        CloseCause::Idle,
+        CloseCause::ProtocolViolation,
+        CloseCause::Shutdown,
+    ];
+
+    /// A stable `snake_case` name, for metric labels and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CloseCause::Eof => "eof",
+            CloseCause::Reset => "reset",
+            CloseCause::WriteStall => "write_stall",
+            CloseCause::Idle => "idle",
+            CloseCause::ProtocolViolation => "protocol_violation",
+            CloseCause::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// A number of frames and the bytes they held (payload and terminator).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameCount {
+    /// Frames.
+    pub frames: u64,
+    /// Payload bytes, terminators included.
+    pub bytes: u64,
+}
+
+impl FrameCount {
+    fn add(&mut self, frames: u64, bytes: u64) {
+        self.frames += frames;
+        self.bytes += bytes;
+    }
+}
+
+/// The router's counters. Monotonic totals end in their unit; gauges say "now".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections given an ID.
+    pub connections_accepted: u64,
+    /// Connections refused without an ID (limit reached, or shutting down).
+    pub connections_refused: u64,
+    /// Connections open now.
+    pub connections_open: u64,
+    /// Whole frames decoded from clients, whatever became of them.
+    pub received: FrameCount,
+    /// Frames queued to their destination.
+    pub routed: FrameCount,
+    /// Bytes written to clients and acknowledged with `handle_written`, IDs
+    /// included.
+    pub bytes_written: u64,
+    /// Frames read whole but not delivered, by cause.
+    dropped: [FrameCount; DropCause::ALL.len()],
+    /// Connections closed, by cause.
+    closed: [u64; CloseCause::ALL.len()],
+    /// Senders whose reading is paused now, waiting on a full destination.
+    pub senders_paused: u64,
+    /// Bytes queued to all destinations now, IDs included.
+    pub bytes_queued: u64,
+}
+
+impl Stats {
+    /// Frames and bytes dropped for `cause`.
+    pub fn dropped(&self, cause: DropCause) -> FrameCount {
+        self.dropped[cause as usize]
+    }
+
+    /// Frames and bytes dropped for any cause.
+    pub fn dropped_total(&self) -> FrameCount {
+        self.dropped
+            .iter()
+            .fold(FrameCount::default(), |mut sum, c| {
+                sum.add(c.frames, c.bytes);
+                sum
+            })
+    }
+
+    /// Connections closed for `cause`.
+    pub fn closed(&self, cause: CloseCause) -> u64 {
+        self.closed[cause as usize]
+    }
+
+    /// Connections closed for any cause.
+    pub fn closed_total(&self) -> u64 {
+        self.closed.iter().sum()
+    }
+
+    pub(crate) fn count_drop(&mut self, cause: DropCause, frames: u64, bytes: u64) {
+        self.dropped[cause as usize].add(frames, bytes);
+    }
+
+    pub(crate) fn count_close(&mut self, cause: CloseCause) {
+        self.closed[cause as usize] += 1;
+        self.connections_open -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_index_their_own_counters() {
+        let mut stats = Stats::default();
+        for (i, cause) in DropCause::ALL.into_iter().enumerate() {
+            assert_eq!(cause as usize, i);
+            stats.count_drop(cause, 1, i as u64);
+        }
+        assert_eq!(
+            stats.dropped(DropCause::Shutdown),
+            FrameCount {
+                frames: 1,
+                bytes: 6
+            }
+        );
+        assert_eq!(
+            stats.dropped_total(),
+            FrameCount {
+                frames: 7,
+                bytes: 21
+            }
+        );
+        for (i, cause) in CloseCause::ALL.into_iter().enumerate() {
+            assert_eq!(cause as usize, i);
+        }
+        stats.connections_open = 1;
+        stats.count_close(CloseCause::Idle);
+        assert_eq!(stats.closed(CloseCause::Idle), 1);
+        assert_eq!(stats.closed_total(), 1);
+    }
+}
