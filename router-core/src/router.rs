@@ -566,7 +566,7 @@ impl Router {
         self.stats
             .count_drop(cause, discarded.whole_frames, discarded.whole_bytes);
         if let Some(partial) = discarded.partial_bytes {
-            self.stats.count_drop(cause, 1, partial);
+            self.stats.count_drop(DropCause::Truncated, 1, partial);
         }
     }
 
