@@ -52,6 +52,12 @@ struct Client {
     sent_garbage: bool,
     /// The router emitted `Close` for it.
     closed: bool,
+    /// Since when bytes have been queued to it without any being written: the
+    /// write-stall clock.
+    stalled_since: Option<Instant>,
+    /// When it last sent bytes, had bytes written to it, or had bytes queued:
+    /// the idle clock.
+    last_activity: Instant,
 }
 
 impl Sim {
@@ -142,7 +148,7 @@ impl Sim {
                     }
                 }
                 self.last_id = Some(conn.id());
-                self.clients.push(Client::new(conn));
+                self.clients.push(Client::new(conn, self.now));
             }
             Err(AcceptError::ShuttingDown) => assert!(self.shut_down, "refused while not shutting down"),
             Err(AcceptError::ConnectionLimit(_)) => {
@@ -209,6 +215,7 @@ impl Sim {
             return;
         }
         let chunk: Vec<u8> = c.unread.drain(..n).collect();
+        c.last_activity = self.now;
         while let Some(&(end, stamp, dest)) = c.frames_in_flight.front() {
             if end > n {
                 break;
@@ -311,8 +318,15 @@ impl Sim {
                     continue;
                 }
                 c.window -= written.len();
+                c.stalled_since = None;
+                c.last_activity = self.now;
                 self.receive(index, &written);
                 self.router.handle_written(conn, written.len(), self.now);
+            }
+            // A real driver's poller returns at once for a deadline already due.
+            if self.router.poll_timeout().is_some_and(|at| at <= self.now) {
+                busy = true;
+                self.router.handle_timeout(self.now);
             }
             if !busy {
                 return;
@@ -367,7 +381,38 @@ impl Sim {
         }
     }
 
-    fn check_invariants(&self) {
+    /// Checks that no client outlived its write-stall or idle deadline: the
+    /// router must have closed it by now.
+    fn check_deadlines(&mut self) {
+        let config = self.router.config().clone();
+        for c in self.clients.iter_mut().filter(|c| !c.closed) {
+            let info = self.router.connection_info(c.conn).expect("live");
+            if info.queued_bytes == 0 {
+                c.stalled_since = None;
+            } else {
+                c.last_activity = self.now;
+                let since = *c.stalled_since.get_or_insert(self.now);
+                assert!(
+                    self.now < since + config.write_stall_timeout,
+                    "{} accepted nothing for write_stall_timeout but is still open",
+                    c.conn
+                );
+            }
+            if let Some(idle) = config.idle_timeout {
+                let idle_now = info.queued_bytes == 0 && !info.paused && !info.closing;
+                assert!(
+                    !idle_now || self.now < c.last_activity + idle,
+                    "{} idle for idle_timeout but still open: {info:?}, last activity {:?} ago, next timeout in {:?}",
+                    c.conn,
+                    self.now - c.last_activity,
+                    self.router.poll_timeout().map(|t| t.saturating_duration_since(self.now))
+                );
+            }
+        }
+    }
+
+    fn check_invariants(&mut self) {
+        self.check_deadlines();
         let config = self.router.config();
         let stats = self.router.stats();
         let queue_bound = config.outbound_high_water + config.max_frame_bytes + 1;
@@ -495,8 +540,10 @@ fn index_of(clients: &[Client], conn: ConnHandle) -> usize {
 }
 
 impl Client {
-    fn new(conn: ConnHandle) -> Client {
+    fn new(conn: ConnHandle, now: Instant) -> Client {
         Client {
+            stalled_since: None,
+            last_activity: now,
             conn,
             unread: Vec::new(),
             frames_in_flight: VecDeque::new(),
