@@ -385,6 +385,7 @@ impl Router {
                         c.decoder = decoder;
                         c.held = Some(held);
                         self.stats.senders_paused += 1;
+                        self.stats.sender_pauses += 1;
                         self.events.push_back(Event::PauseReading(ConnHandle(id)));
                         trace!(conn = id, "paused");
                         return;

@@ -139,6 +139,8 @@ pub struct Stats {
     closed: [u64; CloseCause::ALL.len()],
     /// Senders whose reading is paused now, waiting on a full destination.
     pub senders_paused: u64,
+    /// Times a sender was paused behind a full destination.
+    pub sender_pauses: u64,
     /// Bytes queued to all destinations now, IDs included.
     pub bytes_queued: u64,
 }

@@ -25,7 +25,7 @@ pub use world::Sim;
 
 use std::time::Duration;
 
-use router_core::{Config, IdLayout, OverflowPolicy};
+use router_core::{Config, IdLayout, OverflowPolicy, Stats};
 
 /// A configuration with small limits, so that a short run hits them all,
 /// chosen by `selector` (any value is valid).
@@ -56,9 +56,10 @@ pub fn small_config(selector: u64) -> Config {
     }
 }
 
-/// Runs one seeded simulation of `steps` random operations and checks it.
-/// A failure panics; the caller reports the seed so it can be replayed.
-pub fn run_seed(seed: u64, steps: usize) {
+/// Runs one seeded simulation of `steps` random operations and checks it,
+/// returning the router's final counters. A failure panics; the caller reports
+/// the seed so it can be replayed.
+pub fn run_seed(seed: u64, steps: usize) -> Stats {
     let config = small_config(seed);
     let max_frame_bytes = config.max_frame_bytes;
     let mut rng = fastrand::Rng::with_seed(seed);
@@ -66,5 +67,9 @@ pub fn run_seed(seed: u64, steps: usize) {
     for _ in 0..steps {
         sim.apply(&Op::random(&mut rng, max_frame_bytes));
     }
+    if rng.bool() {
+        sim.apply(&Op::Shutdown);
+    }
     sim.settle_and_check();
+    sim.router().stats().clone()
 }

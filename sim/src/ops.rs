@@ -44,6 +44,13 @@ pub enum Op {
         /// Window bytes added.
         bytes: u16,
     },
+    /// A client stops reading (its window stays as it is, and opens only with
+    /// [`Op::Read`]), or starts again (it then takes everything at once).
+    /// Clients start out reading.
+    ToggleReading {
+        /// The client.
+        client: u8,
+    },
     /// A client closes its sending side: bytes it queued but the router has not
     /// read are abandoned, and the router sees EOF.
     Eof {
@@ -78,6 +85,10 @@ pub enum Target {
 
 impl Op {
     /// A random operation, weighted towards traffic, for seeded simulations.
+    /// Never [`Op::Shutdown`], which would end the run early: [`run_seed`]
+    /// shuts down at the end of half the runs instead.
+    ///
+    /// [`run_seed`]: crate::run_seed
     /// Frames are mostly within `max_frame_bytes`, with now and then one just
     /// over it; destinations favour the first few clients, so that queues
     /// fill and senders pause.
@@ -118,16 +129,16 @@ impl Op {
                 client,
                 bytes: rng.u16(0..=1024),
             },
-            895..=904 => Op::Eof { client },
+            895..=899 => Op::Eof { client },
+            900..=904 => Op::ToggleReading { client },
             905..=914 => Op::Reset { client },
-            915..=998 => Op::Advance {
+            915.. => Op::Advance {
                 millis: if rng.u8(0..10) == 0 {
                     rng.u16(0..=2000)
                 } else {
                     rng.u16(0..=100)
                 },
             },
-            _ => Op::Shutdown,
         }
     }
 }

@@ -60,7 +60,9 @@ impl Oracle {
             return if self.garbage_sent {
                 Ok(())
             } else {
-                Err(format!("untracked payload delivered to {dest}: {payload:?}"))
+                Err(format!(
+                    "untracked payload delivered to {dest}: {payload:?}"
+                ))
             };
         }
         let stamp = payload::decode(payload)?;
@@ -116,12 +118,24 @@ mod tests {
         assert_eq!(oracle.missing(1, 2), 2);
         assert!(oracle.check_delivered(2, &second, 64).is_ok());
         assert!(oracle.check_delivered(2, &first, 64).is_err(), "reordered");
-        assert!(oracle.check_delivered(2, &second, 64).is_err(), "duplicated");
-        assert!(oracle.check_delivered(3, &first, 64).is_err(), "wrong destination");
+        assert!(
+            oracle.check_delivered(2, &second, 64).is_err(),
+            "duplicated"
+        );
+        assert!(
+            oracle.check_delivered(3, &first, 64).is_err(),
+            "wrong destination"
+        );
         let unsent = payload::encode(stamp(9, 0));
-        assert!(oracle.check_delivered(2, &unsent, 64).is_err(), "never sent");
+        assert!(
+            oracle.check_delivered(2, &unsent, 64).is_err(),
+            "never sent"
+        );
         assert!(oracle.check_delivered(2, b"junk", 64).is_err(), "untracked");
-        assert!(oracle.check_delivered(2, &second, 10).is_err(), "over the limit");
+        assert!(
+            oracle.check_delivered(2, &second, 10).is_err(),
+            "over the limit"
+        );
         assert_eq!(oracle.missing(1, 2), 1);
     }
 }

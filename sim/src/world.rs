@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
-use router_core::{AcceptError, Config, ConnHandle, Event, OverflowPolicy, Router};
+use router_core::{
+    AcceptError, CloseCause, Config, ConnHandle, Event, OverflowPolicy, Router, Stats,
+};
 
 use crate::ops::{Op, Target};
 use crate::oracle::Oracle;
@@ -44,6 +46,8 @@ struct Client {
     partial_payload: Vec<u8>,
     /// Bytes the client's receive window accepts now.
     window: usize,
+    /// The client reads all it is sent, whatever its window.
+    reading: bool,
     /// The router was told a write would block.
     write_blocked: bool,
     /// The client sent EOF.
@@ -82,12 +86,15 @@ impl Sim {
 
     /// Applies `op`, lets the router do all it wants, and checks every invariant.
     pub fn apply(&mut self, op: &Op) {
+        let before = self.router.stats().clone();
+        let open_before: Vec<bool> = self.clients.iter().map(|c| !c.closed).collect();
         match *op {
             Op::Connect => self.connect(),
             Op::Send { from, to, len } => self.send(from, to, len),
             Op::Garbage { from, ref bytes } => self.garbage(from, bytes),
             Op::Deliver { client, max } => self.deliver(client, usize::from(max).max(1)),
             Op::Read { client, bytes } => self.open_window(client, usize::from(bytes)),
+            Op::ToggleReading { client } => self.toggle_reading(client),
             Op::Eof { client } => self.eof(client),
             Op::Reset { client } => self.reset(client),
             Op::Advance { millis } => self.advance(Duration::from_millis(u64::from(millis))),
@@ -97,7 +104,44 @@ impl Sim {
             }
         }
         self.drive();
+        self.check_closes_were_due(&before, &open_before);
         self.check_invariants();
+    }
+
+    /// No connection was closed as a slow consumer or as idle before its time:
+    /// each such close must match a client whose clock had run out.
+    fn check_closes_were_due(&self, before: &Stats, open_before: &[bool]) {
+        let config = self.router.config();
+        let stats = self.router.stats();
+        let closed_now = || {
+            self.clients
+                .iter()
+                .zip(open_before.iter().chain(std::iter::repeat(&true)))
+                .filter(|(c, was_open)| c.closed && **was_open)
+                .map(|(c, _)| c)
+        };
+        let stall_due = closed_now()
+            .filter(|c| {
+                c.stalled_since
+                    .is_some_and(|since| since + config.write_stall_timeout <= self.now)
+            })
+            .count() as u64;
+        let stall_closes =
+            stats.closed(CloseCause::WriteStall) - before.closed(CloseCause::WriteStall);
+        assert!(
+            stall_closes <= stall_due,
+            "{stall_closes} closed for write stall, {stall_due} due"
+        );
+        if let Some(idle) = config.idle_timeout {
+            let idle_due = closed_now()
+                .filter(|c| c.last_activity + idle <= self.now)
+                .count() as u64;
+            let idle_closes = stats.closed(CloseCause::Idle) - before.closed(CloseCause::Idle);
+            assert!(
+                idle_closes <= idle_due,
+                "{idle_closes} closed as idle, {idle_due} due"
+            );
+        }
     }
 
     /// Lets every live client send all it queued and read all it is sent, then
@@ -105,9 +149,15 @@ impl Sim {
     /// that every pair of clients still connected got every frame.
     pub fn settle_and_check(&mut self) {
         for _ in 0..MAX_DRIVE_ROUNDS {
-            let moved_before = self.router.stats().bytes_written + self.router.stats().received.bytes;
+            let moved_before =
+                self.router.stats().bytes_written + self.router.stats().received.bytes;
             for index in 0..self.clients.len() {
-                self.open_window(index as u8, usize::MAX / 4);
+                let c = &mut self.clients[index];
+                if !c.closed && c.write_blocked {
+                    c.write_blocked = false;
+                    self.router.handle_writable(c.conn);
+                }
+                c.reading = true;
                 let c = &self.clients[index];
                 if !c.closed && !c.eof && !c.unread.is_empty() {
                     let all = c.unread.len();
@@ -132,17 +182,21 @@ impl Sim {
     }
 
     fn connect(&mut self) {
-        let expect_refusal = self.shut_down
-            || self.live_clients().count() >= self.router.config().max_connections;
+        let expect_refusal =
+            self.shut_down || self.live_clients().count() >= self.router.config().max_connections;
         match self.router.handle_accept(self.now) {
             Ok(conn) => {
-                assert!(!expect_refusal, "accepted {conn} past the limit or after shutdown");
+                assert!(
+                    !expect_refusal,
+                    "accepted {conn} past the limit or after shutdown"
+                );
                 assert!(
                     self.live_clients().all(|c| c.conn != conn),
                     "ID {conn} handed out while live"
                 );
                 if let Some(last) = self.last_id {
-                    let layout_free = self.router.config().id_layout == router_core::IdLayout::SINGLE;
+                    let layout_free =
+                        self.router.config().id_layout == router_core::IdLayout::SINGLE;
                     if layout_free {
                         assert_eq!(conn.id(), last.wrapping_add(1), "IDs not in sequence");
                     }
@@ -150,7 +204,9 @@ impl Sim {
                 self.last_id = Some(conn.id());
                 self.clients.push(Client::new(conn, self.now));
             }
-            Err(AcceptError::ShuttingDown) => assert!(self.shut_down, "refused while not shutting down"),
+            Err(AcceptError::ShuttingDown) => {
+                assert!(self.shut_down, "refused while not shutting down")
+            }
             Err(AcceptError::ConnectionLimit(_)) => {
                 assert!(expect_refusal, "refused below the connection limit")
             }
@@ -164,9 +220,10 @@ impl Sim {
                 Some(index) => self.clients[index].conn.id(),
                 None => return,
             },
-            Target::Any(index) if !self.clients.is_empty() => {
-                self.clients[usize::from(index) % self.clients.len()].conn.id()
-            }
+            Target::Any(index) if !self.clients.is_empty() => self.clients
+                [usize::from(index) % self.clients.len()]
+            .conn
+            .id(),
             Target::Any(_) => return,
         };
         let Some(index) = self.pick_sender(from) else {
@@ -192,8 +249,11 @@ impl Sim {
         self.oracle.record_garbage();
         let c = &mut self.clients[index];
         c.sent_garbage = true;
-        c.unread
-            .extend(bytes.iter().map(|&b| if b == payload::MARKER { b - 1 } else { b }));
+        c.unread.extend(
+            bytes
+                .iter()
+                .map(|&b| if b == payload::MARKER { b - 1 } else { b }),
+        );
     }
 
     fn deliver(&mut self, client: u8, max: usize) {
@@ -238,9 +298,20 @@ impl Sim {
             return;
         }
         c.window = c.window.saturating_add(bytes);
-        if c.write_blocked && c.window > 0 {
+        if c.write_blocked && (c.window > 0 || c.reading) {
             c.write_blocked = false;
             self.router.handle_writable(c.conn);
+        }
+    }
+
+    fn toggle_reading(&mut self, client: u8) {
+        let Some(index) = self.pick(client) else {
+            return;
+        };
+        let c = &mut self.clients[index];
+        c.reading = !c.reading;
+        if c.reading {
+            self.open_window(client, 0);
         }
     }
 
@@ -304,12 +375,20 @@ impl Sim {
                 let index = index_of(&self.clients, conn);
                 let c = &mut self.clients[index];
                 assert!(!c.closed, "transmit offered for closed {conn}");
+                assert!(
+                    !c.write_blocked,
+                    "transmit offered for {conn}, which would block"
+                );
                 let mut slices = [IoSlice::new(&[]); 64];
                 let filled = transmit.io_slices(&mut slices);
-                assert!(filled > 0 && !transmit.is_empty(), "empty transmit for {conn}");
+                assert!(
+                    filled > 0 && !transmit.is_empty(),
+                    "empty transmit for {conn}"
+                );
                 let mut written = Vec::new();
+                let window = if c.reading { usize::MAX } else { c.window };
                 for slice in &slices[..filled] {
-                    let room = c.window - written.len();
+                    let room = window - written.len();
                     written.extend_from_slice(&slice[..slice.len().min(room)]);
                 }
                 if written.is_empty() {
@@ -317,7 +396,7 @@ impl Sim {
                     self.router.handle_write_blocked(conn);
                     continue;
                 }
-                c.window -= written.len();
+                c.window = c.window.saturating_sub(written.len());
                 c.stalled_since = None;
                 c.last_activity = self.now;
                 self.receive(index, &written);
@@ -350,7 +429,10 @@ impl Sim {
             Event::Drained => {
                 assert!(self.shut_down, "drained without shutdown");
                 assert!(!self.drained, "drained twice");
-                assert!(self.live_clients().next().is_none(), "drained with clients left");
+                assert!(
+                    self.live_clients().next().is_none(),
+                    "drained with clients left"
+                );
                 self.drained = true;
             }
         }
@@ -366,13 +448,20 @@ impl Sim {
             c.id_bytes.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if c.id_bytes.len() == 4 {
-                assert_eq!(c.id_bytes, c.conn.id().to_be_bytes(), "first 4 bytes are not the ID");
+                assert_eq!(
+                    c.id_bytes,
+                    c.conn.id().to_be_bytes(),
+                    "first 4 bytes are not the ID"
+                );
             }
         }
         for &byte in bytes {
             if byte == 0 {
                 let payload = std::mem::take(&mut c.partial_payload);
-                if let Err(error) = self.oracle.check_delivered(c.conn.id(), &payload, max_frame) {
+                if let Err(error) = self
+                    .oracle
+                    .check_delivered(c.conn.id(), &payload, max_frame)
+                {
                     panic!("bad delivery: {error}");
                 }
             } else {
@@ -405,7 +494,9 @@ impl Sim {
                     "{} idle for idle_timeout but still open: {info:?}, last activity {:?} ago, next timeout in {:?}",
                     c.conn,
                     self.now - c.last_activity,
-                    self.router.poll_timeout().map(|t| t.saturating_duration_since(self.now))
+                    self.router
+                        .poll_timeout()
+                        .map(|t| t.saturating_duration_since(self.now))
                 );
             }
         }
@@ -457,15 +548,25 @@ impl Sim {
             stats.received.frames
         );
         if queued > 0 {
-            let deadline = self.router.poll_timeout().expect("bytes queued but no write-stall timer");
-            assert!(deadline <= self.now + config.write_stall_timeout, "write-stall timer too late");
+            let deadline = self
+                .router
+                .poll_timeout()
+                .expect("bytes queued but no write-stall timer");
+            assert!(
+                deadline <= self.now + config.write_stall_timeout,
+                "write-stall timer too late"
+            );
         }
     }
 
     fn check_nothing_pending(&self) {
         for c in self.live_clients() {
             let info = self.router.connection_info(c.conn).expect("live");
-            assert_eq!(info.queued_bytes, 0, "{} still has bytes queued after settling", c.conn);
+            assert_eq!(
+                info.queued_bytes, 0,
+                "{} still has bytes queued after settling",
+                c.conn
+            );
             assert!(!info.paused, "{} still paused after settling", c.conn);
         }
     }
@@ -485,7 +586,10 @@ impl Sim {
     /// their raw bytes may legitimately swallow the frames that follow.
     fn check_live_pairs_complete(&self) {
         let live = || self.live_clients().filter(|c| !c.eof);
-        let senders: Vec<u32> = live().filter(|c| !c.sent_garbage).map(|c| c.conn.id()).collect();
+        let senders: Vec<u32> = live()
+            .filter(|c| !c.sent_garbage)
+            .map(|c| c.conn.id())
+            .collect();
         let receivers: Vec<u32> = live().map(|c| c.conn.id()).collect();
         let missing: u64 = senders
             .iter()
@@ -494,7 +598,12 @@ impl Sim {
             .sum();
         let allowed = match self.router.config().overflow_policy {
             OverflowPolicy::Pause => 0,
-            OverflowPolicy::Drop => self.router.stats().dropped(router_core::DropCause::DestinationFull).frames,
+            OverflowPolicy::Drop => {
+                self.router
+                    .stats()
+                    .dropped(router_core::DropCause::DestinationFull)
+                    .frames
+            }
         };
         assert!(
             missing <= allowed,
@@ -529,7 +638,6 @@ impl Sim {
             .nth(wanted)
             .map(|(i, _)| i)
     }
-
 }
 
 fn index_of(clients: &[Client], conn: ConnHandle) -> usize {
@@ -551,6 +659,7 @@ impl Client {
             id_bytes: Vec::new(),
             partial_payload: Vec::new(),
             window: 0,
+            reading: true,
             write_blocked: false,
             eof: false,
             sent_garbage: false,
