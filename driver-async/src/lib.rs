@@ -1,0 +1,59 @@
+//! The half of the tokio and smol drivers that no runtime decides.
+//!
+//! `driver-tokio` and `driver-smol` run [`router_core`] inside an
+//! application's own async runtime. Each one is a loop that waits, in its
+//! runtime's idiom, for a [`Wakeup`] (shutdown asked, connection accepted,
+//! sockets ready, timer due) and hands it to a [`RouterTask`], which does the
+//! rest the same way for both. The runtime's TCP stream enters through the
+//! four methods of [`Socket`].
+//!
+//! # One owner, no races
+//!
+//! One task owns the [`Router`](router_core::Router) and every socket: no
+//! `Arc<Mutex<Router>>`, no task per connection, no channel between them. The
+//! router's decisions need all of its state at once, and a single owner gets
+//! that for free.
+//!
+//! Such a task must still learn which of its sockets are ready without asking
+//! each of them. Racing a future per connection (`select_all` over a `Vec`)
+//! polls every connection on every wake-up: O(connections) per event, which
+//! collapses at 10 000 mostly idle clients. Here each connection has its own
+//! [`Waker`](std::task::Waker), which it passes to the runtime when it polls
+//! the socket's readiness; the runtime wakes it when the socket becomes ready,
+//! which queues the connection and wakes the task. A turn services exactly the
+//! queued connections, so its cost follows the sockets that became ready.
+//!
+//! This is the machinery of `FuturesUnordered`, keyed by connection rather
+//! than by future, for two reasons. A readiness future must own (an `Arc` of)
+//! its socket until it resolves, which for an idle or stalled peer is never,
+//! so a socket the router closes would stay open; here the task alone holds
+//! each socket and dropping it closes it. And a connection's waker is
+//! allocated once, not once per readiness wait.
+//!
+//! # A connection's service
+//!
+//! When a connection is serviced, it first checks writability if its last
+//! write would have blocked, then reads: it tries the read first and polls for
+//! readiness only after `WouldBlock`, the pattern of async-io's `read_with`
+//! (tokio's `try_read` answers `WouldBlock` without a system call when it
+//! knows the socket is not ready). A connection the router has paused
+//! (`wants_read` false) is not read, so nothing is armed for it; on
+//! `ResumeReading` it is queued to be read at once, since its bytes may
+//! already wait with no new readiness to come.
+//!
+//! Work per turn is bounded: a few reads per connection and a few dozen
+//! connections per turn, after which the driver yields to its runtime. So
+//! one flooding client cannot starve the others, nor the router the rest of
+//! the application. Timers come from [`Router::poll_timeout`], and the clock,
+//! not the runtime's timer, decides whether one is due: a timer may fire late
+//! or early, and tokio's cooperative budget can keep a busy task from seeing
+//! it at all.
+//!
+//! [`Router::poll_timeout`]: router_core::Router::poll_timeout
+
+mod ready;
+mod socket;
+mod task;
+
+pub use socket::Socket;
+pub use task::{RouterTask, Wakeup};
