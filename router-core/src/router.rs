@@ -451,15 +451,17 @@ impl Router {
             Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
             Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
         }
-        if was_empty {
-            d.last_write_progress = now;
+        if d.writable && !d.in_ready_queue {
+            d.in_ready_queue = true;
+            self.ready.push_back(dest);
         }
         self.stats.routed.frames += 1;
         self.stats.routed.bytes += len;
         self.stats.bytes_queued += len;
         trace!(from, dest, len, "routed");
-        self.mark_ready(dest);
         if was_empty {
+            // The write-stall clock starts when the queue stops being empty.
+            d.last_write_progress = now;
             self.reschedule(dest);
         }
         Ok(())
