@@ -344,11 +344,13 @@ impl Router {
     }
 
     /// When the router next needs [`handle_timeout`](Self::handle_timeout), if
-    /// ever. Read it after draining events and transmits; a wake-up for it may
-    /// turn out to have nothing to do.
+    /// ever. Read it after draining events and transmits. It is exact: the
+    /// instant a connection's write stall or idle timeout, or the shutdown's
+    /// `drain_timeout`, falls due, and `None` while nothing can.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let drain = self.drain_deadline.filter(|_| !self.drained_reported);
-        match (self.deadlines.next(), drain) {
+        let next = self.deadlines.first().map(|(at, _)| at);
+        match (next, drain) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -454,9 +456,9 @@ impl Router {
         Ok(())
     }
 
-    /// Resumes the senders in `to_resume`, then reports a finished shutdown.
-    /// Every public `handle_*` ends here, so no work is left half-done between
-    /// calls.
+    /// Resumes the senders in `to_resume`, reports a finished shutdown, and
+    /// makes the earliest deadline exact. Every public `handle_*` that changes
+    /// state ends here, so no work is left half-done between calls.
     fn settle(&mut self, now: Instant) {
         while let Some(id) = self.to_resume.pop_front() {
             self.resume(id, now);
@@ -465,6 +467,30 @@ impl Router {
             self.drained_reported = true;
             debug!("drained");
             self.events.push_back(Event::Drained);
+        }
+        self.discard_stale_deadlines();
+    }
+
+    /// Pops deadline entries off the top until the earliest one is a live
+    /// connection's true deadline, so that [`poll_timeout`](Self::poll_timeout)
+    /// never wakes the driver for nothing. An entry is stale once its
+    /// connection closed, was scheduled earlier since, or saw its deadline move
+    /// later (it is rescheduled) or vanish (its ID was written, it went idle
+    /// with no idle timeout). Each entry is popped once: amortised O(log n).
+    fn discard_stale_deadlines(&mut self) {
+        while let Some((at, id)) = self.deadlines.first() {
+            let current = self.conns.get_mut(&id).filter(|c| c.scheduled == Some(at));
+            let Some(c) = current else {
+                self.deadlines.pop_first();
+                continue;
+            };
+            let due = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout);
+            if due.is_some_and(|(due, _)| due == at) {
+                return;
+            }
+            c.scheduled = None;
+            self.deadlines.pop_first();
+            self.reschedule(id);
         }
     }
 
