@@ -155,8 +155,8 @@ impl Router {
         c.last_input = now;
         if c.held.is_some() {
             c.decoder.stash(input);
-        } else {
-            self.decode_and_route(id, input, now);
+        } else if self.decode_and_route(id, input, now) {
+            self.events.push_back(Event::PauseReading(conn));
         }
         self.reschedule(id);
         self.settle(now);
@@ -358,9 +358,11 @@ impl Router {
 
     /// Decodes `input` (after anything `id` had buffered) and routes each frame,
     /// until the input is used up or a full destination pauses the sender.
-    fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) {
+    /// Returns whether it paused the sender; the caller tells the driver, if
+    /// the driver does not already consider it paused.
+    fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) -> bool {
         let Some(c) = self.conns.get_mut(&id) else {
-            return;
+            return false;
         };
         // Taken out so that routing may borrow any connection, the sender included.
         let mut decoder = mem::take(&mut c.decoder);
@@ -377,9 +379,8 @@ impl Router {
                         c.decoder = decoder;
                         c.held = Some(held);
                         self.stats.senders_paused += 1;
-                        self.events.push_back(Event::PauseReading(ConnHandle(id)));
                         trace!(conn = id, "paused");
-                        return;
+                        return true;
                     }
                 }
                 Ok(None) => break,
@@ -390,13 +391,14 @@ impl Router {
                     // The rest of the buffer belongs to the oversized frame.
                     decoder.clear();
                     self.close(id, CloseCause::ProtocolViolation);
-                    return;
+                    return false;
                 }
             }
         }
         if let Some(c) = self.conns.get_mut(&id) {
             c.decoder = decoder;
         }
+        false
     }
 
     /// Routes one frame from `from`: queues it to its destination, or drops and
@@ -520,7 +522,10 @@ impl Router {
             return; // Its buffered bytes broke the protocol.
         };
         if c.held.is_some() {
-            return; // Paused again behind another destination; the event is out.
+            // Paused again by the frames it buffered while paused. The driver
+            // never saw it resume, so it hears nothing: the events for one
+            // connection alternate, PauseReading then ResumeReading.
+            return;
         }
         trace!(conn = id, "resumed");
         if c.closing {
