@@ -166,7 +166,8 @@ impl Router {
     /// whole are delivered (those held behind a full destination as soon as it
     /// drains), a trailing partial frame is discarded, and the connection closes
     /// once what is queued to it is written, or after `write_stall_timeout` if it
-    /// is not. Frames sent to it from now on are dropped.
+    /// is not. Frames sent to it from now on are dropped, and senders paused
+    /// behind its full queue resume at once, their held frame to it dropped.
     pub fn handle_eof(&mut self, conn: ConnHandle, now: Instant) {
         let id = conn.0;
         let Some(c) = self.conns.get_mut(&id) else {
@@ -176,6 +177,10 @@ impl Router {
             return;
         }
         c.closing = true;
+        // It takes no new frame from now on, so the frames of senders held
+        // behind its full queue can only be dropped: release those senders now
+        // rather than when it has flushed (up to `write_stall_timeout` later).
+        self.to_resume.extend(c.waiters.drain(..));
         debug!(conn = id, "eof");
         if c.held.is_none() {
             self.finish_closing(id);
