@@ -532,6 +532,10 @@ impl Router {
             // connection alternate, PauseReading then ResumeReading.
             return;
         }
+        // Idle time counts from now: the client sent what the router held, and
+        // while paused it could not be read. Otherwise a sender held for longer
+        // than `idle_timeout` would be closed as idle the moment it resumed.
+        c.last_input = now;
         trace!(conn = id, "resumed");
         if c.closing {
             self.finish_closing(id);
