@@ -10,7 +10,7 @@ use tracing::{debug, trace, warn};
 use crate::config::{Config, ConfigError, OverflowPolicy};
 use crate::conn::{Conn, DeadlineKind, HeldFrame};
 use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
-use crate::frame::{Frame, Payload};
+use crate::frame::{Frame, HEADER_LEN, Payload};
 use crate::ids::{IdAllocator, Owner};
 use crate::stats::{CloseCause, DropCause, Stats};
 use crate::timers::DeadlineQueue;
@@ -391,8 +391,10 @@ impl Router {
                 Ok(None) => break,
                 Err(too_large) => {
                     warn!(conn = id, error = %too_large, "protocol violation: closing sender");
+                    // Counted like every other drop: payload bytes, no header.
+                    let payload_read = too_large.received - HEADER_LEN;
                     self.stats
-                        .count_drop(DropCause::Oversized, 1, too_large.received as u64);
+                        .count_drop(DropCause::Oversized, 1, payload_read as u64);
                     // The rest of the buffer belongs to the oversized frame.
                     decoder.clear();
                     self.close(id, CloseCause::ProtocolViolation);
