@@ -5,7 +5,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use router_core::{CloseCause, Config, DropCause};
+use router_core::{CloseCause, Config, DropCause, OverflowPolicy};
 use router_tests::{Client, Driver, driver_tests, frame, is_reset, start, within};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -14,6 +14,8 @@ driver_tests! {
     reset_connections_affect_nobody_else,
     oversized_frame_closes_its_sender_only,
     write_stall_timeout_closes_non_reader_and_releases_senders,
+    drop_policy_never_pauses_the_sender,
+    idle_timeout_closes_silent_connections,
     connection_limit_refuses_without_an_id,
 }
 
@@ -154,6 +156,59 @@ async fn write_stall_timeout_closes_non_reader_and_releases_senders(
     let stats = router.stop().await?;
     assert_eq!(stats.closed(CloseCause::WriteStall), 1);
     assert!(stats.dropped(DropCause::DestinationClosed).frames > 0);
+    Ok(())
+}
+
+/// Under `overflow_policy = drop`, frames to a full destination are dropped
+/// and counted, and their sender is never paused: its next frame to someone
+/// else goes through at once, long before the non-reader could time out.
+async fn drop_policy_never_pauses_the_sender(driver: Driver) -> io::Result<()> {
+    let config = Config {
+        overflow_policy: OverflowPolicy::Drop,
+        outbound_high_water: 64 << 10,
+        outbound_low_water: 16 << 10,
+        // Far beyond PATIENCE: only a sender that is never paused passes.
+        write_stall_timeout: Duration::from_secs(3600),
+        drain_timeout: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let router = start(driver, config)?;
+    let non_reader = Client::connect(router.addr).await?;
+    let mut flooder = Client::connect(router.addr).await?;
+    let mut receiver = Client::connect(router.addr).await?;
+
+    flooder
+        .write_raw(&frames_to(non_reader.id, 16 << 20, 8 << 10))
+        .await?;
+    flooder.send(receiver.id, b"never held").await?;
+    receiver.expect_delivery(b"never held").await?;
+
+    drop(non_reader);
+    let stats = router.stop().await?;
+    assert!(stats.dropped(DropCause::DestinationFull).frames > 0);
+    assert_eq!(stats.senders_paused, 0);
+    Ok(())
+}
+
+/// With `idle_timeout` set, a client that sends nothing and has nothing
+/// queued is closed once the timeout has passed, and counted.
+async fn idle_timeout_closes_silent_connections(driver: Driver) -> io::Result<()> {
+    let idle = Duration::from_millis(300);
+    let config = Config {
+        idle_timeout: Some(idle),
+        ..Config::default()
+    };
+    let router = start(driver, config)?;
+    let connected = Instant::now();
+    let mut silent = Client::connect(router.addr).await?;
+    silent.expect_closed().await?;
+    let waited = connected.elapsed();
+    assert!(
+        waited >= idle,
+        "closed after {waited:?}, before the idle timeout of {idle:?}"
+    );
+    let stats = router.stop().await?;
+    assert_eq!(stats.closed(CloseCause::Idle), 1);
     Ok(())
 }
 
