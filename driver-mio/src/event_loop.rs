@@ -160,35 +160,17 @@ impl EventLoop {
             WAKER => {}
             token => {
                 let conn = ConnHandle(token.0 as u32);
-                if readiness.is_error() && self.take_socket_error(conn, now) {
-                    return;
-                }
                 if readiness.is_writable() {
                     self.router.handle_writable(conn);
                     self.drain_outputs(now);
                 }
-                if readiness.is_readable() || readiness.is_read_closed() {
+                // An error is left for the read to report, after any bytes
+                // the client sent before it, which the router then delivers.
+                if readiness.is_readable() || readiness.is_read_closed() || readiness.is_error() {
                     self.queue_read(conn);
                 }
             }
         }
-    }
-
-    /// Resets `conn` if its socket holds an error; returns whether it did.
-    /// Reading would find the error too, but not while the router keeps a
-    /// paused connection from being read.
-    fn take_socket_error(&mut self, conn: ConnHandle, now: Instant) -> bool {
-        let error = self
-            .connections
-            .get(&conn)
-            .and_then(|c| c.stream.take_error().unwrap_or_else(Some));
-        let Some(error) = error else {
-            return false;
-        };
-        debug!(%conn, %error, "socket error");
-        self.router.handle_reset(conn, now);
-        self.drain_outputs(now);
-        true
     }
 
     fn queue_read(&mut self, conn: ConnHandle) {

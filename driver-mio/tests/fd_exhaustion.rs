@@ -26,7 +26,10 @@ fn descriptor_limit() -> libc::rlimit {
         rlim_max: 0,
     };
     // SAFETY: `getrlimit` writes one `rlimit` through a valid pointer.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
     limit
 }
 

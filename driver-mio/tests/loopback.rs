@@ -156,6 +156,31 @@ fn eof_delivers_what_was_sent_then_closes() {
 }
 
 #[test]
+fn a_reset_sender_still_delivers_what_it_sent_and_others_go_on() {
+    let running = Running::start(Config::default());
+    let (sender, _) = running.client();
+    let (mut receiver, receiver_id) = running.client();
+    (&sender)
+        .write_all(&frame(receiver_id, b"last words"))
+        .unwrap();
+    // Linger 0: closing sends a reset instead of a FIN.
+    socket2::SockRef::from(&sender)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(sender);
+    let mut buf = [0; 11];
+    receiver.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"last words\0");
+    receiver
+        .write_all(&frame(receiver_id, b"still here"))
+        .unwrap();
+    receiver.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"still here\0");
+    let stats = running.stop();
+    assert_eq!(stats.routed.frames, 2);
+}
+
+#[test]
 fn idle_connections_are_closed_by_the_timer() {
     let running = Running::start(Config {
         idle_timeout: Some(Duration::from_millis(50)),
@@ -242,4 +267,10 @@ fn a_paused_sender_is_pushed_back_on_then_resumed_losslessly() {
     let stats = running.stop();
     assert_eq!(stats.routed.frames, FRAMES as u64);
     assert_eq!(stats.dropped_total().frames, 0);
+}
+
+#[test]
+fn the_shutdown_handle_can_be_shared_across_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<ShutdownHandle>();
 }
