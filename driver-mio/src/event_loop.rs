@@ -158,6 +158,7 @@ impl EventLoop {
             LISTENER => self.listener_ready = true,
             // The shutdown flag is checked on every turn.
             WAKER => {}
+            // Every other token is a connection's: its client's ID.
             token => {
                 let conn = ConnHandle(token.0 as u32);
                 if readiness.is_writable() {

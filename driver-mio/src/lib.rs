@@ -19,6 +19,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # How it follows the router
+//!
+//! - **Reading** stops as soon as [`Router::wants_read`] turns false: a
+//!   paused sender's bytes stay in the kernel, whose full buffers close the
+//!   TCP window and push back on the client. Its socket stays registered
+//!   (edge-triggered, a few spurious wake-ups at most), and it is read again
+//!   at once on [`Event::ResumeReading`], since no new edge may come.
+//! - **Fairness**: each turn, a connection gets at most 16 reads (1 MiB) and
+//!   the listener 256 accepts before the others have their turn.
+//! - **Time**: the loop sleeps until [`Router::poll_timeout`] at the latest,
+//!   and calls [`Router::handle_timeout`] once its own clock says the
+//!   deadline has passed.
+//! - **Running out of descriptors**: an `accept` failing with `EMFILE` or
+//!   `ENFILE` pauses accepting for 100 ms, with one warning per 10 s, while
+//!   open connections keep being served.
+//!
+//! [`Router::wants_read`]: router_core::Router::wants_read
+//! [`Router::poll_timeout`]: router_core::Router::poll_timeout
+//! [`Router::handle_timeout`]: router_core::Router::handle_timeout
+//! [`Event::ResumeReading`]: router_core::Event::ResumeReading
+//!
 //! # SIGPIPE
 //!
 //! Writing to a connection the peer has reset raises `SIGPIPE`, whose default
