@@ -52,8 +52,10 @@
 
 mod accept_backoff;
 mod event_loop;
+mod listener;
 mod send;
 mod server;
 
+pub use listener::{LISTEN_BACKLOG, listen};
 pub use router_core::{Config, Stats};
 pub use server::{Server, ShutdownHandle};

@@ -11,6 +11,7 @@ use router_core::{Config, Router, Stats};
 use tracing::warn;
 
 use crate::event_loop::{EventLoop, LISTENER, WAKER};
+use crate::listener::listen;
 
 /// A router listening on a TCP address, ready to [`run`](Self::run) on the
 /// calling thread.
@@ -33,7 +34,7 @@ impl Server {
         let router = Router::new(config)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(addr)?;
+        let mut listener = TcpListener::from_std(listen(addr)?);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let shutdown = ShutdownHandle {

@@ -263,7 +263,7 @@ async fn eof_after_half_a_frame_delivers_nothing_of_it(driver: Driver) -> io::Re
     receiver.expect_delivery(b"whole").await?;
     receiver.expect_delivery(b"marker").await?;
     let stats = router.stop().await?;
-    assert_eq!(stats.dropped(DropCause::SenderClosed).frames, 1);
+    assert_eq!(stats.dropped(DropCause::Truncated).frames, 1);
     assert_eq!(stats.closed(CloseCause::Eof), 1);
     Ok(())
 }

@@ -119,10 +119,11 @@ async fn no_head_of_line_blocking_and_bounded_memory(driver: Driver) -> io::Resu
 async fn five_thousand_concurrent_connections(driver: Driver) -> io::Result<()> {
     let _whole_process = exclusive().await;
     const CLIENTS: usize = 5000;
-    /// Connections opened at once: within the listen backlog of 128 that
-    /// std, mio and tokio use by default. A larger burst overflows it, and
-    /// the kernel drops SYNs, which clients retry only after a second.
-    const WAVE: usize = 100;
+    /// Connections opened at once: within the listen backlog the drivers'
+    /// listener asks for (`driver_mio::LISTEN_BACKLOG`). A larger burst
+    /// overflows it, and the kernel drops SYNs, which clients retry only
+    /// after a second.
+    const WAVE: usize = 1000;
     /// Per connection, both ends (the router's and the client's) together.
     const MEMORY_PER_CONNECTION: u64 = 16 * KIB as u64;
     let fd_limit = raise_fd_limit()?;
