@@ -249,31 +249,13 @@ impl Router {
     /// [`poll_timeout`](Self::poll_timeout)'s instant is reached; calling early or
     /// twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((at, id)) = self.deadlines.pop_due(now) {
-            let Some(c) = self.conns.get_mut(&id) else {
-                continue;
-            };
-            if c.scheduled != Some(at) {
-                continue; // Superseded by an earlier entry.
+        // Resuming senders (in `settle`) can set deadlines that are already
+        // due, so run until none is left rather than leave them for a wake-up.
+        while self.deadlines.first().is_some_and(|(next, _)| next <= now) {
+            while let Some((at, id)) = self.deadlines.pop_due(now) {
+                self.expire(at, id, now);
             }
-            c.scheduled = None;
-            let deadline = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout);
-            match deadline {
-                Some((due, DeadlineKind::WriteStall)) if due <= now => {
-                    warn!(
-                        conn = id,
-                        queued = c.outbound.len(),
-                        "closing slow consumer: no bytes accepted for write_stall_timeout"
-                    );
-                    self.close(id, CloseCause::WriteStall);
-                }
-                Some((due, DeadlineKind::Idle)) if due <= now => {
-                    debug!(conn = id, "closing idle connection");
-                    self.close(id, CloseCause::Idle);
-                }
-                Some(_) => self.reschedule(id),
-                None => {}
-            }
+            self.settle(now);
         }
         if self.drain_deadline.is_some_and(|deadline| deadline <= now) {
             let ids: Vec<u32> = self.conns.keys().copied().collect();
@@ -288,6 +270,34 @@ impl Router {
             }
         }
         self.settle(now);
+    }
+
+    /// A deadline-queue entry for `id`, scheduled at `at`, came due: closes the
+    /// connection if its deadline really has passed, or schedules it again.
+    fn expire(&mut self, at: Instant, id: u32, now: Instant) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.scheduled != Some(at) {
+            return; // Superseded by an earlier entry.
+        }
+        c.scheduled = None;
+        match c.deadline(self.config.write_stall_timeout, self.config.idle_timeout) {
+            Some((due, DeadlineKind::WriteStall)) if due <= now => {
+                warn!(
+                    conn = id,
+                    queued = c.outbound.len(),
+                    "closing slow consumer: no bytes accepted for write_stall_timeout"
+                );
+                self.close(id, CloseCause::WriteStall);
+            }
+            Some((due, DeadlineKind::Idle)) if due <= now => {
+                debug!(conn = id, "closing idle connection");
+                self.close(id, CloseCause::Idle);
+            }
+            Some(_) => self.reschedule(id),
+            None => {}
+        }
     }
 
     /// Begins a graceful shutdown: refuses new connections, stops reading (frames
@@ -384,6 +394,7 @@ impl Router {
                         c.decoder = decoder;
                         c.held = Some(held);
                         self.stats.senders_paused += 1;
+                        self.stats.sender_pauses += 1;
                         trace!(conn = id, "paused");
                         return true;
                     }
@@ -451,15 +462,17 @@ impl Router {
             Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
             Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
         }
-        if was_empty {
-            d.last_write_progress = now;
+        if d.writable && !d.in_ready_queue {
+            d.in_ready_queue = true;
+            self.ready.push_back(dest);
         }
         self.stats.routed.frames += 1;
         self.stats.routed.bytes += len;
         self.stats.bytes_queued += len;
         trace!(from, dest, len, "routed");
-        self.mark_ready(dest);
         if was_empty {
+            // The write-stall clock starts when the queue stops being empty.
+            d.last_write_progress = now;
             self.reschedule(dest);
         }
         Ok(())
@@ -608,7 +621,7 @@ impl Router {
         self.stats
             .count_drop(cause, discarded.whole_frames, discarded.whole_bytes);
         if let Some(partial) = discarded.partial_bytes {
-            self.stats.count_drop(cause, 1, partial);
+            self.stats.count_drop(DropCause::Truncated, 1, partial);
         }
     }
 

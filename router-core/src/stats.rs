@@ -21,23 +21,27 @@ pub enum DropCause {
     DestinationClosed,
     /// The frame exceeded `max_frame_bytes`: a protocol violation.
     Oversized,
-    /// The sender closed first: a partial frame at its EOF, or frames it had
-    /// sent but the router had not yet routed (held or buffered while it was
-    /// paused) when it was reset or violated the protocol.
+    /// The sender closed first: frames it had sent whole but the router had
+    /// not yet routed (held or buffered while it was paused) when it was reset
+    /// or violated the protocol.
     SenderClosed,
+    /// Part of a frame: its sender reached EOF, or was closed, in the middle of
+    /// it. Not a whole frame, so not counted in [`Stats::received`].
+    Truncated,
     /// Shutdown stopped reading before the frame could be routed.
     Shutdown,
 }
 
 impl DropCause {
     /// Every cause, for exporters that list them all.
-    pub const ALL: [DropCause; 7] = [
+    pub const ALL: [DropCause; 8] = [
         DropCause::UnknownDestination,
         DropCause::NoRoute,
         DropCause::DestinationFull,
         DropCause::DestinationClosed,
         DropCause::Oversized,
         DropCause::SenderClosed,
+        DropCause::Truncated,
         DropCause::Shutdown,
     ];
 
@@ -50,6 +54,7 @@ impl DropCause {
             DropCause::DestinationClosed => "destination_closed",
             DropCause::Oversized => "oversized",
             DropCause::SenderClosed => "sender_closed",
+            DropCause::Truncated => "truncated",
             DropCause::Shutdown => "shutdown",
         }
     }
@@ -135,6 +140,8 @@ pub struct Stats {
     closed: [u64; CloseCause::ALL.len()],
     /// Senders whose reading is paused now, waiting on a full destination.
     pub senders_paused: u64,
+    /// Times a sender was paused behind a full destination.
+    pub sender_pauses: u64,
     /// Bytes queued to all destinations now, IDs included.
     pub bytes_queued: u64,
 }
@@ -147,12 +154,23 @@ impl Stats {
 
     /// Frames and bytes dropped for any cause.
     pub fn dropped_total(&self) -> FrameCount {
-        self.dropped
-            .iter()
-            .fold(FrameCount::default(), |mut sum, c| {
-                sum.add(c.frames, c.bytes);
-                sum
-            })
+        self.sum_dropped(|_| true)
+    }
+
+    /// Whole frames dropped: those counted in [`received`](Self::received) and
+    /// not delivered. Excludes [`DropCause::Oversized`] and
+    /// [`DropCause::Truncated`], which are never whole frames.
+    pub fn dropped_whole(&self) -> FrameCount {
+        self.sum_dropped(|cause| !matches!(cause, DropCause::Oversized | DropCause::Truncated))
+    }
+
+    fn sum_dropped(&self, include: impl Fn(DropCause) -> bool) -> FrameCount {
+        let mut sum = FrameCount::default();
+        for cause in DropCause::ALL.into_iter().filter(|&c| include(c)) {
+            let count = self.dropped(cause);
+            sum.add(count.frames, count.bytes);
+        }
+        sum
     }
 
     /// Connections closed for `cause`.
@@ -186,20 +204,11 @@ mod tests {
             assert_eq!(cause as usize, i);
             stats.count_drop(cause, 1, i as u64);
         }
-        assert_eq!(
-            stats.dropped(DropCause::Shutdown),
-            FrameCount {
-                frames: 1,
-                bytes: 6
-            }
-        );
-        assert_eq!(
-            stats.dropped_total(),
-            FrameCount {
-                frames: 7,
-                bytes: 21
-            }
-        );
+        let count = |frames, bytes| FrameCount { frames, bytes };
+        assert_eq!(stats.dropped(DropCause::Shutdown), count(1, 7));
+        assert_eq!(stats.dropped_total(), count(8, 28));
+        // Oversized (4 bytes) and Truncated (6 bytes) are not whole frames.
+        assert_eq!(stats.dropped_whole(), count(6, 28 - 4 - 6));
         for (i, cause) in CloseCause::ALL.into_iter().enumerate() {
             assert_eq!(cause as usize, i);
         }

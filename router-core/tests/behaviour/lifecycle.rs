@@ -67,7 +67,7 @@ fn eof_mid_frame_discards_the_partial_frame() {
     assert_eq!(net.take_received(receiver), b"whole\0");
     let stats = net.router.stats();
     assert_eq!(
-        stats.dropped(DropCause::SenderClosed),
+        stats.dropped(DropCause::Truncated),
         FrameCount {
             frames: 1,
             bytes: 3
@@ -246,10 +246,18 @@ fn reset_of_a_paused_sender_drops_its_unrouted_frames_as_sender_closed() {
     assert_eq!(
         stats.dropped(DropCause::SenderClosed),
         FrameCount {
-            frames: 3,
-            bytes: 5 + 9 + 2
+            frames: 2,
+            bytes: 5 + 9
         },
-        "held, buffered and partial"
+        "held and buffered"
+    );
+    assert_eq!(
+        stats.dropped(DropCause::Truncated),
+        FrameCount {
+            frames: 1,
+            bytes: 2
+        },
+        "partial"
     );
     net.unblock(stuck);
     assert_eq!(net.received(stuck), b"fills it up\0");
@@ -409,8 +417,15 @@ fn shutdown_drops_and_counts_frames_not_yet_routed() {
     assert_eq!(
         stats.dropped(DropCause::Shutdown),
         FrameCount {
-            frames: 3,
-            bytes: 5 + 9 + 2
+            frames: 2,
+            bytes: 5 + 9
+        }
+    );
+    assert_eq!(
+        stats.dropped(DropCause::Truncated),
+        FrameCount {
+            frames: 1,
+            bytes: 2
         }
     );
     assert_eq!(net.unblock(stuck), [Event::Close(stuck), Event::Drained]);
