@@ -33,7 +33,8 @@ pub(crate) struct Conn {
     pub(crate) writable: bool,
     /// Listed in the router's ready-to-write queue.
     pub(crate) in_ready_queue: bool,
-    /// Last time the client sent anything.
+    /// Last time the client sent anything, or was resumed after a pause (the
+    /// idle clock does not run while the router holds its input).
     pub(crate) last_input: Instant,
     /// Last time the queue went from empty to non-empty, or a write made
     /// progress: the write-stall clock starts here.

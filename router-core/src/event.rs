@@ -34,6 +34,7 @@ pub enum Event {
     /// Stop reading from this connection: a destination it sends to is full.
     /// Leaving its bytes in the kernel pushes back on the client through TCP's
     /// flow control. [`Router::wants_read`](crate::Router::wants_read) is now false.
+    /// A connection's pause and resume events alternate, starting with a pause.
     PauseReading(ConnHandle),
     /// Read from this connection again. Bytes may have arrived meanwhile with no
     /// new readiness edge, so an edge-triggered driver reads at once.

@@ -10,7 +10,7 @@ use tracing::{debug, trace, warn};
 use crate::config::{Config, ConfigError, OverflowPolicy};
 use crate::conn::{Conn, DeadlineKind, HeldFrame};
 use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
-use crate::frame::{Frame, Payload};
+use crate::frame::{Frame, HEADER_LEN, Payload};
 use crate::ids::{IdAllocator, Owner};
 use crate::stats::{CloseCause, DropCause, Stats};
 use crate::timers::DeadlineQueue;
@@ -155,8 +155,8 @@ impl Router {
         c.last_input = now;
         if c.held.is_some() {
             c.decoder.stash(input);
-        } else {
-            self.decode_and_route(id, input, now);
+        } else if self.decode_and_route(id, input, now) {
+            self.events.push_back(Event::PauseReading(conn));
         }
         self.reschedule(id);
         self.settle(now);
@@ -166,7 +166,8 @@ impl Router {
     /// whole are delivered (those held behind a full destination as soon as it
     /// drains), a trailing partial frame is discarded, and the connection closes
     /// once what is queued to it is written, or after `write_stall_timeout` if it
-    /// is not. Frames sent to it from now on are dropped.
+    /// is not. Frames sent to it from now on are dropped, and senders paused
+    /// behind its full queue resume at once, their held frame to it dropped.
     pub fn handle_eof(&mut self, conn: ConnHandle, now: Instant) {
         let id = conn.0;
         let Some(c) = self.conns.get_mut(&id) else {
@@ -176,6 +177,10 @@ impl Router {
             return;
         }
         c.closing = true;
+        // It takes no new frame from now on, so the frames of senders held
+        // behind its full queue can only be dropped: release those senders now
+        // rather than when it has flushed (up to `write_stall_timeout` later).
+        self.to_resume.extend(c.waiters.drain(..));
         debug!(conn = id, "eof");
         if c.held.is_none() {
             self.finish_closing(id);
@@ -246,7 +251,7 @@ impl Router {
     pub fn handle_timeout(&mut self, now: Instant) {
         // Resuming senders (in `settle`) can set deadlines that are already
         // due, so run until none is left rather than leave them for a wake-up.
-        while self.deadlines.next().is_some_and(|next| next <= now) {
+        while self.deadlines.first().is_some_and(|(next, _)| next <= now) {
             while let Some((at, id)) = self.deadlines.pop_due(now) {
                 self.expire(at, id, now);
             }
@@ -354,11 +359,13 @@ impl Router {
     }
 
     /// When the router next needs [`handle_timeout`](Self::handle_timeout), if
-    /// ever. Read it after draining events and transmits; a wake-up for it may
-    /// turn out to have nothing to do.
+    /// ever. Read it after draining events and transmits. It is exact: the
+    /// instant a connection's write stall or idle timeout, or the shutdown's
+    /// `drain_timeout`, falls due, and `None` while nothing can.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let drain = self.drain_deadline.filter(|_| !self.drained_reported);
-        match (self.deadlines.next(), drain) {
+        let next = self.deadlines.first().map(|(at, _)| at);
+        match (next, drain) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -366,9 +373,11 @@ impl Router {
 
     /// Decodes `input` (after anything `id` had buffered) and routes each frame,
     /// until the input is used up or a full destination pauses the sender.
-    fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) {
+    /// Returns whether it paused the sender; the caller tells the driver, if
+    /// the driver does not already consider it paused.
+    fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) -> bool {
         let Some(c) = self.conns.get_mut(&id) else {
-            return;
+            return false;
         };
         // Taken out so that routing may borrow any connection, the sender included.
         let mut decoder = mem::take(&mut c.decoder);
@@ -386,26 +395,28 @@ impl Router {
                         c.held = Some(held);
                         self.stats.senders_paused += 1;
                         self.stats.sender_pauses += 1;
-                        self.events.push_back(Event::PauseReading(ConnHandle(id)));
                         trace!(conn = id, "paused");
-                        return;
+                        return true;
                     }
                 }
                 Ok(None) => break,
                 Err(too_large) => {
                     warn!(conn = id, error = %too_large, "protocol violation: closing sender");
+                    // Counted like every other drop: payload bytes, no header.
+                    let payload_read = too_large.received - HEADER_LEN;
                     self.stats
-                        .count_drop(DropCause::Oversized, 1, too_large.received as u64);
+                        .count_drop(DropCause::Oversized, 1, payload_read as u64);
                     // The rest of the buffer belongs to the oversized frame.
                     decoder.clear();
                     self.close(id, CloseCause::ProtocolViolation);
-                    return;
+                    return false;
                 }
             }
         }
         if let Some(c) = self.conns.get_mut(&id) {
             c.decoder = decoder;
         }
+        false
     }
 
     /// Routes one frame from `from`: queues it to its destination, or drops and
@@ -451,23 +462,25 @@ impl Router {
             Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
             Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
         }
-        if was_empty {
-            d.last_write_progress = now;
+        if d.writable && !d.in_ready_queue {
+            d.in_ready_queue = true;
+            self.ready.push_back(dest);
         }
         self.stats.routed.frames += 1;
         self.stats.routed.bytes += len;
         self.stats.bytes_queued += len;
         trace!(from, dest, len, "routed");
-        self.mark_ready(dest);
         if was_empty {
+            // The write-stall clock starts when the queue stops being empty.
+            d.last_write_progress = now;
             self.reschedule(dest);
         }
         Ok(())
     }
 
-    /// Resumes the senders in `to_resume`, then reports a finished shutdown.
-    /// Every public `handle_*` ends here, so no work is left half-done between
-    /// calls.
+    /// Resumes the senders in `to_resume`, reports a finished shutdown, and
+    /// makes the earliest deadline exact. Every public `handle_*` that changes
+    /// state ends here, so no work is left half-done between calls.
     fn settle(&mut self, now: Instant) {
         while let Some(id) = self.to_resume.pop_front() {
             self.resume(id, now);
@@ -476,6 +489,30 @@ impl Router {
             self.drained_reported = true;
             debug!("drained");
             self.events.push_back(Event::Drained);
+        }
+        self.discard_stale_deadlines();
+    }
+
+    /// Pops deadline entries off the top until the earliest one is a live
+    /// connection's true deadline, so that [`poll_timeout`](Self::poll_timeout)
+    /// never wakes the driver for nothing. An entry is stale once its
+    /// connection closed, was scheduled earlier since, or saw its deadline move
+    /// later (it is rescheduled) or vanish (its ID was written, it went idle
+    /// with no idle timeout). Each entry is popped once: amortised O(log n).
+    fn discard_stale_deadlines(&mut self) {
+        while let Some((at, id)) = self.deadlines.first() {
+            let current = self.conns.get_mut(&id).filter(|c| c.scheduled == Some(at));
+            let Some(c) = current else {
+                self.deadlines.pop_first();
+                continue;
+            };
+            let due = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout);
+            if due.is_some_and(|(due, _)| due == at) {
+                return;
+            }
+            c.scheduled = None;
+            self.deadlines.pop_first();
+            self.reschedule(id);
         }
     }
 
@@ -505,8 +542,15 @@ impl Router {
             return; // Its buffered bytes broke the protocol.
         };
         if c.held.is_some() {
-            return; // Paused again behind another destination; the event is out.
+            // Paused again by the frames it buffered while paused. The driver
+            // never saw it resume, so it hears nothing: the events for one
+            // connection alternate, PauseReading then ResumeReading.
+            return;
         }
+        // Idle time counts from now: the client sent what the router held, and
+        // while paused it could not be read. Otherwise a sender held for longer
+        // than `idle_timeout` would be closed as idle the moment it resumed.
+        c.last_input = now;
         trace!(conn = id, "resumed");
         if c.closing {
             self.finish_closing(id);

@@ -7,8 +7,8 @@
 /// Why a frame was not delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropCause {
-    /// No live connection holds the destination ID (never assigned, already
-    /// closed, or flushing its last bytes after EOF).
+    /// No live connection holds the destination ID (never assigned, or
+    /// already closed).
     UnknownDestination,
     /// The destination is owned by another shard or node, and this core has no
     /// route to it.
@@ -133,7 +133,8 @@ pub struct Stats {
     /// Bytes written to clients and acknowledged with `handle_written`, IDs
     /// included.
     pub bytes_written: u64,
-    /// Frames read whole but not delivered, by cause.
+    /// Frames not delivered, by cause: whole frames, and the partial frames
+    /// of senders that closed or broke the protocol mid-frame.
     dropped: [FrameCount; DropCause::ALL.len()],
     /// Connections closed, by cause.
     closed: [u64; CloseCause::ALL.len()],

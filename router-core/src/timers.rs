@@ -3,11 +3,13 @@
 //! A connection's deadline (write stall or idle) moves on nearly every event;
 //! re-keying a heap entry each time would cost a log-time update per frame.
 //! Instead each connection remembers the one instant it is scheduled at. A
-//! deadline that moves later leaves the entry alone (when it fires, the router
-//! finds the connection not yet due and schedules it again); one that moves
-//! earlier pushes a new entry and the old one becomes stale. Stale entries are
-//! skipped when they surface, so `poll_timeout` is a peek, never a scan of every
-//! connection, and the heap holds about one entry per connection with a deadline.
+//! deadline that moves later leaves the entry alone; one that moves earlier
+//! pushes a new entry and the old one becomes stale. After every call the
+//! router pops stale entries off the top (rescheduling a connection whose
+//! deadline moved later), so the earliest entry is always exact and
+//! `poll_timeout` is a peek, never a scan of every connection. Each entry is
+//! pushed and popped once, and the heap holds about one entry per connection
+//! with a deadline.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -25,9 +27,14 @@ impl DeadlineQueue {
         self.heap.push(Reverse((at, id)));
     }
 
-    /// The earliest entry, possibly stale: waking for it is at worst spurious.
-    pub(crate) fn next(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
+    /// The earliest entry, which may be stale until the router has checked it.
+    pub(crate) fn first(&self) -> Option<(Instant, u32)> {
+        self.heap.peek().map(|Reverse(entry)| *entry)
+    }
+
+    /// Removes the earliest entry.
+    pub(crate) fn pop_first(&mut self) {
+        self.heap.pop();
     }
 
     /// Removes and returns an entry due at or before `now`.
@@ -50,12 +57,12 @@ mod tests {
         let mut queue = DeadlineQueue::default();
         queue.push(start + Duration::from_secs(2), 1);
         queue.push(start + Duration::from_secs(1), 2);
-        assert_eq!(queue.next(), Some(start + Duration::from_secs(1)));
+        assert_eq!(queue.first(), Some((start + Duration::from_secs(1), 2)));
         assert_eq!(queue.pop_due(start), None);
         let later = start + Duration::from_secs(5);
         assert_eq!(queue.pop_due(later).map(|(_, id)| id), Some(2));
         assert_eq!(queue.pop_due(later).map(|(_, id)| id), Some(1));
         assert_eq!(queue.pop_due(later), None);
-        assert_eq!(queue.next(), None);
+        assert_eq!(queue.first(), None);
     }
 }
