@@ -30,15 +30,8 @@ fn main() -> ExitCode {
     logging::init();
     let served = match cli.driver {
         Driver::Mio => serve::with_mio(cli.listen, config),
-        Driver::Tokio | Driver::Smol => Cli::command()
-            .error(
-                ErrorKind::InvalidValue,
-                format!(
-                    "driver {} is not built yet; use --driver mio",
-                    cli.driver.name()
-                ),
-            )
-            .exit(),
+        Driver::Tokio => serve::with_tokio(cli.listen, config),
+        Driver::Smol => serve::with_smol(cli.listen, config),
     };
     match served {
         Ok(stats) => {

@@ -119,7 +119,7 @@ fn invalid_flags_exit_2_with_a_message() {
             &["--outbound-low-water", "2MiB"],
             "--outbound-low-water (2097152) must not exceed --outbound-high-water",
         ),
-        (&["--driver", "smol"], "driver smol is not built yet"),
+        (&["--driver", "uring"], "invalid value 'uring' for '--driver <DRIVER>'"),
     ] {
         let output = run_to_exit(args);
         let stderr = String::from_utf8_lossy(&output.stderr);
