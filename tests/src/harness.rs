@@ -54,7 +54,43 @@ pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
                 move || server.run(),
             )
         }
+        Driver::Tokio => {
+            let listener = driver_mio::listen(any_port)?;
+            let addr = listener.local_addr()?;
+            let (stop, stopped) = oneshot::channel::<()>();
+            TestRouter::spawn(driver, addr, stop_with(stop), move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    driver_tokio::serve(listener, config, stopped_by(stopped)).await
+                })
+            })
+        }
+        Driver::Smol => {
+            let listener = async_io::Async::new(driver_mio::listen(any_port)?)?;
+            let addr = listener.get_ref().local_addr()?;
+            let (stop, stopped) = oneshot::channel::<()>();
+            TestRouter::spawn(driver, addr, stop_with(stop), move || {
+                async_io::block_on(driver_smol::serve(listener, config, stopped_by(stopped)))
+            })
+        }
     }
+}
+
+/// Stops an async driver from the test's thread. (tokio's channels need no
+/// tokio runtime: the smol driver awaits one too.)
+fn stop_with(stop: oneshot::Sender<()>) -> impl FnOnce() + Send {
+    move || {
+        let _ = stop.send(());
+    }
+}
+
+/// An async driver's shutdown future: completes on [`stop_with`]'s call, or
+/// when the [`TestRouter`] is dropped.
+async fn stopped_by(stopped: oneshot::Receiver<()>) {
+    let _ = stopped.await;
 }
 
 impl TestRouter {

@@ -3,7 +3,7 @@
 //!
 //! Each test is written once, as an `async fn(Driver) -> io::Result<()>` in one
 //! of the files under `tests/`, and [`driver_tests!`] instantiates it once per
-//! driver, as `mio::reference_exchange`, `tokio::reference_exchange`, … so that
+//! driver, as `on_mio::reference_exchange`, `on_tokio::reference_exchange`, … so that
 //! `cargo test -p router-tests` runs every test against every driver and a
 //! failure names the driver it failed on.
 //!
@@ -36,6 +36,10 @@ pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
 pub enum Driver {
     /// `driver-mio`: one thread, one `mio::Poll`.
     Mio,
+    /// `driver-tokio`: one task on a current-thread tokio runtime.
+    Tokio,
+    /// `driver-smol`: one task on async-io's `block_on`.
+    Smol,
 }
 
 impl Driver {
@@ -43,12 +47,14 @@ impl Driver {
     pub fn name(self) -> &'static str {
         match self {
             Driver::Mio => "mio",
+            Driver::Tokio => "tokio",
+            Driver::Smol => "smol",
         }
     }
 }
 
 /// Instantiates each listed test once per driver, in a module named after the
-/// driver: `driver_tests! { reference_exchange }` declares `mio::reference_exchange`
+/// driver: `driver_tests! { reference_exchange }` declares `on_mio::reference_exchange`
 /// calling `reference_exchange(Driver::Mio)`.
 ///
 /// Each listed function is an `async fn(Driver) -> std::io::Result<()>` in
@@ -56,7 +62,10 @@ impl Driver {
 #[macro_export]
 macro_rules! driver_tests {
     ($($test:ident),+ $(,)?) => {
-        $crate::driver_tests!(@for mio, Mio; $($test),+);
+        // `on_`, so that no module shadows a crate of the same name.
+        $crate::driver_tests!(@for on_mio, Mio; $($test),+);
+        $crate::driver_tests!(@for on_tokio, Tokio; $($test),+);
+        $crate::driver_tests!(@for on_smol, Smol; $($test),+);
     };
     (@for $module:ident, $driver:ident; $($test:ident),+) => {
         mod $module {
