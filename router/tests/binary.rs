@@ -119,7 +119,10 @@ fn invalid_flags_exit_2_with_a_message() {
             &["--outbound-low-water", "2MiB"],
             "--outbound-low-water (2097152) must not exceed --outbound-high-water",
         ),
-        (&["--driver", "uring"], "invalid value 'uring' for '--driver <DRIVER>'"),
+        (
+            &["--driver", "uring"],
+            "invalid value 'uring' for '--driver <DRIVER>'",
+        ),
     ] {
         let output = run_to_exit(args);
         let stderr = String::from_utf8_lossy(&output.stderr);
