@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use router_core::{Config, ConfigError, ConnHandle, Event, Router, Stats};
+use router_core::{Config, ConnHandle, Event, Router, Stats};
 use rustc_hash::FxHashMap;
 use tracing::{debug, warn};
 
@@ -73,10 +73,15 @@ struct Connection<S> {
 }
 
 impl<S: Socket> RouterTask<S> {
-    /// A task with a new router and no connection.
-    pub fn new(config: Config) -> Result<Self, ConfigError> {
+    /// A task with a new router and no connection. An inconsistent `config`
+    /// is an `InvalidInput` error wrapping the
+    /// [`ConfigError`](router_core::ConfigError), which is what
+    /// a driver's `serve` returns for it.
+    pub fn new(config: Config) -> io::Result<Self> {
+        let router = Router::new(config)
+            .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
         Ok(RouterTask {
-            router: Router::new(config)?,
+            router,
             connections: FxHashMap::default(),
             ready: Arc::default(),
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),

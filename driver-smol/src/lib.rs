@@ -72,8 +72,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Stats> {
-    let mut task = RouterTask::new(config)
-        .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
+    let mut task = RouterTask::new(config)?;
     let mut shutdown = pin!(shutdown);
     let mut timer = Timer::never();
     let mut timer_at = None;

@@ -69,8 +69,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Stats> {
-    let mut task = RouterTask::new(config)
-        .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
+    let mut task = RouterTask::new(config)?;
     let mut shutdown = pin!(shutdown);
     // Armed before each wait that has a deadline.
     let mut timer = pin!(time::sleep_until(time::Instant::now()));
