@@ -127,6 +127,29 @@ pub(crate) struct StreamArgs {
     pub(crate) window: u64,
 }
 
+/// Time allowed for opening connections before a run starts, seconds.
+const SETUP_LIMIT_SECS: f64 = 120.0;
+
+impl Cli {
+    /// An upper bound on the whole process, whatever the server does: connection
+    /// setup, the phases, draining and holding, with room to spare. Every wait inside
+    /// a run has its own deadline; this one also covers a server that accepts
+    /// connections and then never answers.
+    pub(crate) fn time_limit(&self) -> Duration {
+        let hold = match self.workload {
+            Workload::Idle { hold, .. } => hold,
+            _ => 0.0,
+        };
+        let c = &self.common;
+        let secs = SETUP_LIMIT_SECS
+            + c.warmup.max(0.0)
+            + c.duration.max(0.0)
+            + 2.0 * c.grace.max(0.0)
+            + hold.max(0.0);
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    }
+}
+
 impl Common {
     /// The phases, validated.
     pub(crate) fn phases(&self) -> Result<Phases, BenchError> {

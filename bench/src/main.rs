@@ -35,7 +35,17 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
-    match runtime.block_on(run(cli)) {
+    let limit = cli.time_limit();
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(limit, run(cli))
+            .await
+            .unwrap_or(Err(BenchError::Timeout(
+                "the run exceeded its overall time limit",
+            )))
+    });
+    // Client crates leave background tasks behind; do not wait on them.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(EXIT_FAULTS),
         Err(err) => {

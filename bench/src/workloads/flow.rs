@@ -222,3 +222,92 @@ pub(super) async fn receive(
     checker.tally.faults.lost += flows.iter().map(|flow| flow.missing()).sum::<u64>();
     checker.tally
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::workloads::Phases;
+
+    fn timing() -> Timing {
+        Timing::starting_now(&Phases {
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(10),
+            grace: Duration::from_secs(1),
+        })
+    }
+
+    fn payload(pattern: &Pattern, sender: u32, seq: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let header = Header {
+            sender,
+            seq,
+            sent_at_ns: 0,
+        };
+        pattern.encode_into(&mut out, header);
+        out
+    }
+
+    /// A checker for senders 10 and 11, and the instant inside its window.
+    fn checker() -> (Checker, Arc<Pattern>, Instant) {
+        let pattern = Arc::new(Pattern::new(40).unwrap());
+        let timing = timing();
+        let checker = Checker::new(pattern.clone(), timing, 10, 2, true);
+        (checker, pattern, timing.measure_from)
+    }
+
+    #[test]
+    fn in_order_messages_from_each_sender_pass() {
+        let (mut checker, pattern, now) = checker();
+        for seq in 0..5 {
+            checker.on_payload(now, &payload(&pattern, 10, seq));
+            checker.on_payload(now, &payload(&pattern, 11, seq));
+        }
+        assert_eq!(checker.tally.faults.total(), 0);
+        assert_eq!(checker.tally.messages, 10);
+        assert_eq!(checker.tally.bytes, 400);
+        assert_eq!((checker.take_fresh(0), checker.take_fresh(1)), (5, 5));
+        assert_eq!(checker.take_fresh(0), 0, "taking resets the count");
+    }
+
+    #[test]
+    fn gaps_duplicates_and_reordering_are_counted() {
+        let (mut checker, pattern, now) = checker();
+        for seq in [0, 2, 2, 1] {
+            checker.on_payload(now, &payload(&pattern, 10, seq));
+        }
+        // 2 after 0 (gap), 2 after 2 (duplicate), 1 after 2 (reordered).
+        assert_eq!(checker.tally.faults.out_of_order, 3);
+    }
+
+    #[test]
+    fn a_sender_of_another_receiver_is_misrouted() {
+        let (mut checker, pattern, now) = checker();
+        checker.on_payload(now, &payload(&pattern, 9, 0));
+        checker.on_payload(now, &payload(&pattern, 12, 0));
+        assert_eq!(checker.tally.faults.misrouted, 2);
+        assert_eq!(checker.tally.messages, 0);
+    }
+
+    #[test]
+    fn only_messages_inside_the_window_are_measured() {
+        let (mut checker, pattern, now) = checker();
+        let warmup = now - Duration::from_millis(1);
+        checker.on_payload(warmup, &payload(&pattern, 10, 0));
+        checker.on_payload(now, &payload(&pattern, 10, 1));
+        assert_eq!(checker.tally.messages, 1);
+        assert_eq!(
+            checker.take_fresh(0),
+            2,
+            "warm-up messages still count as received"
+        );
+    }
+
+    #[test]
+    fn a_cut_payload_is_malformed() {
+        let (mut checker, pattern, now) = checker();
+        checker.on_payload(now, &payload(&pattern, 10, 0)[..30]);
+        assert_eq!(checker.tally.faults.malformed, 1);
+    }
+}
