@@ -49,11 +49,12 @@ pub(crate) struct FrameSplitter {
 }
 
 impl FrameSplitter {
-    /// A splitter with an empty buffer of [`READ_CHUNK`] bytes; it grows only when one
-    /// frame is larger than that.
+    /// A splitter whose buffer is allocated at the first read (`idle` holds thousands
+    /// that never read), at [`READ_CHUNK`] bytes; it grows only when one frame is
+    /// larger than that.
     pub(crate) fn new() -> Self {
         Self {
-            buf: vec![0; READ_CHUNK],
+            buf: Vec::new(),
             start: 0,
             end: 0,
         }
@@ -92,6 +93,9 @@ impl FrameSplitter {
     /// Moves an incomplete frame to the front, and grows the buffer if that frame
     /// already fills it.
     fn make_room(&mut self) {
+        if self.buf.is_empty() {
+            self.buf.resize(READ_CHUNK, 0);
+        }
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
