@@ -168,6 +168,9 @@ install_servers
 build
 ulimit -n "$(ulimit -Hn)"
 log "drivers: $DRIVERS; reps: $REPS; duration ${DURATION}s + ${WARMUP}s warm-up"
+# The generator shares 2 cores with the servers: anything else running skews the
+# figures, so the report states the load around the run.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for rep in $(seq "$REPS"); do
     log "repetition $rep/$REPS: starting servers"
@@ -191,6 +194,7 @@ mkdir -p "$(dirname "$OUT")"
 python3 bench/report.py "$RESULTS" \
     --command "$(printf '%q ' env QUICK="$QUICK" DRIVERS="$DRIVERS" REPS="$REPS" bench/compare.sh)" \
     --setting "duration ${DURATION} s, warm-up ${WARMUP} s, ${REPS} repetitions, idle ${IDLE_CONNECTIONS} connections" \
-    --server "$(redis-server --version)" --server "$(nats-server --version)" \
+    --fact "$(redis-server --version)" --fact "$(nats-server --version)" \
+    --fact "load average (1, 5, 15 min) before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
     >"$OUT"
 log "wrote $OUT (raw results: $RESULTS)"

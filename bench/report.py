@@ -260,7 +260,8 @@ def main():
     parser.add_argument("results")
     parser.add_argument("--command", required=True)
     parser.add_argument("--setting", required=True)
-    parser.add_argument("--server", action="append", default=[])
+    parser.add_argument("--fact", action="append", default=[],
+                        help="one more bullet for the header (server versions, load)")
     args = parser.parse_args()
     cases = Cases(load(args.results))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -269,8 +270,8 @@ def main():
     print(f"- machine: {machine()}; the load generator shares it with the server")
     print(f"- date: {now}")
     print(f"- settings: {args.setting}")
-    for server in args.server:
-        print(f"- {server}")
+    for fact in args.fact:
+        print(f"- {fact}")
     print("\nAll traffic is on 127.0.0.1. `direct` has no server: sender and receiver "
           "share one loopback TCP connection, the kernel's cost of one hop. Medians over "
           "repetitions of fault-free runs; a FLAGGED run counted verification faults "

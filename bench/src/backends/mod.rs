@@ -186,8 +186,7 @@ impl Backend {
         let name = "bench.stalled".to_owned();
         match self.kind {
             BackendKind::Router => {
-                let mut stream = TcpStream::connect(&self.addr).await?;
-                let id = crate::protocol::read_id(&mut stream).await?;
+                let (id, stream) = router::connect_whole(&self.addr).await?;
                 Ok((Addr::Router(id), stream))
             }
             BackendKind::Redis => {
@@ -235,7 +234,11 @@ impl Backend {
                     outgoing: sender::Outgoing::Nats(client),
                 }
             }
-            BackendKind::Direct => unreachable!("direct endpoints are built as socket pairs"),
+            BackendKind::Direct => {
+                return Err(BenchError::Unsupported(
+                    "direct endpoints exist only as socket pairs (see Backend::duplex)",
+                ));
+            }
         })
     }
 

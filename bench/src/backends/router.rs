@@ -16,11 +16,17 @@ const ID_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) async fn connect(
     addr: &str,
 ) -> Result<(u32, OwnedReadHalf, OwnedWriteHalf), BenchError> {
+    let (id, stream) = connect_whole(addr).await?;
+    let (read, write) = stream.into_split();
+    Ok((id, read, write))
+}
+
+/// Connects and returns the ID the router assigned, with the socket.
+pub(super) async fn connect_whole(addr: &str) -> Result<(u32, TcpStream), BenchError> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let id = tokio::time::timeout(ID_TIMEOUT, read_id(&mut stream))
         .await
         .map_err(|_| BenchError::Timeout("the router sent no ID within 10 s"))??;
-    let (read, write) = stream.into_split();
-    Ok((id, read, write))
+    Ok((id, stream))
 }
