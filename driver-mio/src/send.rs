@@ -1,0 +1,33 @@
+//! One vectored write to a client, without the risk of `SIGPIPE`.
+
+use std::ffi::c_int;
+use std::io::{self, IoSlice};
+
+use mio::net::TcpStream;
+use socket2::SockRef;
+
+/// `MSG_NOSIGNAL` turns the `SIGPIPE` of a write to a reset connection into
+/// an `EPIPE` error, without touching the process's signal dispositions,
+/// which belong to whoever embeds the driver. `writev` has no flags argument,
+/// hence `sendmsg`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: c_int = libc::MSG_NOSIGNAL;
+/// Platforms without `MSG_NOSIGNAL` rely on the host ignoring `SIGPIPE`, as
+/// every Rust binary does from its start.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: c_int = 0;
+
+/// Writes a prefix of `slices` to `stream` with one `sendmsg`, retrying on
+/// `EINTR`. Returns how many bytes the kernel took, which is never zero: a
+/// socket that takes nothing without reporting `WouldBlock` is broken, and is
+/// reported as [`io::ErrorKind::WriteZero`].
+pub(crate) fn send_vectored(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    let socket = SockRef::from(stream);
+    loop {
+        match socket.send_vectored_with_flags(slices, SEND_FLAGS) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
+    }
+}

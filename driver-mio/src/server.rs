@@ -1,0 +1,92 @@
+//! The public face of the driver: bind, run, stop.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mio::net::TcpListener;
+use mio::{Interest, Poll, Waker};
+use router_core::{Config, Router, Stats};
+use tracing::warn;
+
+use crate::event_loop::{EventLoop, LISTENER, WAKER};
+use crate::listener::listen;
+
+/// A router listening on a TCP address, ready to [`run`](Self::run) on the
+/// calling thread.
+#[derive(Debug)]
+pub struct Server {
+    event_loop: EventLoop,
+    local_addr: SocketAddr,
+    shutdown: ShutdownHandle,
+}
+
+impl Server {
+    /// Binds `addr` and prepares a router with `config`. Nothing is accepted
+    /// until [`run`](Self::run). Bind port 0 to let the OS pick a free port,
+    /// then read it from [`local_addr`](Self::local_addr).
+    ///
+    /// Fails with [`io::ErrorKind::InvalidInput`] if `config` does not
+    /// validate (the error's source is the [`router_core::ConfigError`]), or
+    /// with the OS's error if the address cannot be bound.
+    pub fn bind(addr: SocketAddr, config: Config) -> io::Result<Server> {
+        let router = Router::new(config)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::from_std(listen(addr)?);
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let shutdown = ShutdownHandle {
+            requested: Arc::new(AtomicBool::new(false)),
+            waker: Arc::new(Waker::new(poll.registry(), WAKER)?),
+        };
+        Ok(Server {
+            local_addr: listener.local_addr()?,
+            event_loop: EventLoop::new(poll, listener, router, shutdown.requested.clone()),
+            shutdown,
+        })
+    }
+
+    /// The address it listens on, with the port the OS chose if bound to port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops this server from any thread, before or while it runs.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Serves on the calling thread until a [`ShutdownHandle::shutdown`] has
+    /// been drained: new connections are refused, what is queued is flushed
+    /// for up to [`Config::drain_timeout`], and every connection is closed.
+    /// Returns the router's final counters.
+    ///
+    /// Fails only if the poller itself fails; errors of single connections
+    /// close those connections and are counted in the [`Stats`].
+    pub fn run(self) -> io::Result<Stats> {
+        self.event_loop.run()
+    }
+}
+
+/// Starts a [`Server`]'s graceful shutdown from any thread.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    requested: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to stop accepting and reading, flush what is queued,
+    /// and return from [`Server::run`]. Returns at once; calling it again, or
+    /// after the server has stopped, does nothing.
+    pub fn shutdown(&self) {
+        self.requested.store(true, Ordering::Release);
+        // The flag is read on every turn of the loop; the wake-up only makes
+        // that turn come now rather than at the next readiness event.
+        if let Err(error) = self.waker.wake() {
+            warn!(%error, "could not wake the event loop; shutdown begins at its next wake-up");
+        }
+    }
+}

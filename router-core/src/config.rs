@@ -1,0 +1,227 @@
+//! Every limit the router enforces, in one place.
+//!
+//! The defaults are those of the protocol's limits table; the server exposes each
+//! field as a command-line flag of the same name in kebab case.
+
+use std::time::Duration;
+
+use crate::ids::IdLayout;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+/// What the router does with a frame whose destination's queue is above
+/// [`Config::outbound_high_water`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// Hold the frame and stop reading from its sender until the destination
+    /// drains below [`Config::outbound_low_water`]. Nothing is lost, but the
+    /// paused sender's frames to *other* destinations wait too, because its byte
+    /// stream is ordered.
+    #[default]
+    Pause,
+    /// Drop the frame and count it ([`DropCause::DestinationFull`]). Senders are
+    /// never paused, so one slow destination cannot slow a sender's other traffic,
+    /// at the price of losing frames to that destination.
+    ///
+    /// [`DropCause::DestinationFull`]: crate::DropCause::DestinationFull
+    Drop,
+}
+
+/// The router's limits. Memory is bounded by these, never by the clients'
+/// behaviour: per connection at most about
+/// `max_frame_bytes + outbound_high_water + max_frame_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Largest payload (terminator excluded) a frame may carry. A longer frame is
+    /// a protocol violation that closes its sender. Also bounds the inbound buffer
+    /// of a connection. Default 1 MiB.
+    pub max_frame_bytes: usize,
+    /// Queued bytes for one destination above which frames to it pause their
+    /// sender (or are dropped, per [`overflow_policy`](Self::overflow_policy)).
+    /// Default 1 MiB.
+    pub outbound_high_water: usize,
+    /// Queued bytes below which a destination's paused senders resume.
+    /// Default 256 KiB.
+    pub outbound_low_water: usize,
+    /// Pause the sender or drop the frame when a destination is full.
+    /// Default [`OverflowPolicy::Pause`].
+    pub overflow_policy: OverflowPolicy,
+    /// How long a destination may hold queued bytes without accepting any of
+    /// them before it is closed as a slow consumer. Default 30 s.
+    pub write_stall_timeout: Duration,
+    /// Close a connection that has sent nothing and had nothing queued for this
+    /// long. Default off (`None`).
+    pub idle_timeout: Option<Duration>,
+    /// Connections open at once; further ones are refused without an ID.
+    /// Default 100 000.
+    pub max_connections: usize,
+    /// On shutdown, how long queued bytes may take to flush before every
+    /// connection is closed anyway. Default 5 s.
+    pub drain_timeout: Duration,
+    /// Which bits of an ID name the shard and node that own it. Default: none,
+    /// so a single router uses all 32 bits for its sequence.
+    pub id_layout: IdLayout,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: MIB,
+            outbound_high_water: MIB,
+            outbound_low_water: 256 * KIB,
+            overflow_policy: OverflowPolicy::Pause,
+            write_stall_timeout: Duration::from_secs(30),
+            idle_timeout: None,
+            max_connections: 100_000,
+            drain_timeout: Duration::from_secs(5),
+            id_layout: IdLayout::SINGLE,
+        }
+    }
+}
+
+/// Why a [`Config`] cannot be used. Each message names the field to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A size or count that must be positive is zero.
+    #[error("{field} must be greater than zero")]
+    Zero {
+        /// The offending field.
+        field: &'static str,
+    },
+    /// A duration that must be positive is zero.
+    #[error("{field} must be longer than zero")]
+    ZeroDuration {
+        /// The offending field.
+        field: &'static str,
+    },
+    /// The low-water mark is above the high-water mark, so paused senders
+    /// would resume while the destination is still full.
+    #[error("outbound_low_water ({low}) must not exceed outbound_high_water ({high})")]
+    LowWaterAboveHighWater {
+        /// The configured low-water mark.
+        low: usize,
+        /// The configured high-water mark.
+        high: usize,
+    },
+    /// The frame limit does not fit the `u32` arithmetic of the wire format.
+    #[error("max_frame_bytes ({0}) must be below 4 GiB")]
+    FrameLimitTooLarge(usize),
+    /// More connections are allowed than the ID space can tell apart.
+    #[error("max_connections ({max}) exceeds the {space} IDs the id_layout leaves to one router")]
+    MoreConnectionsThanIds {
+        /// The configured connection limit.
+        max: usize,
+        /// IDs available to this router under its layout.
+        space: u64,
+    },
+    /// The ID layout itself is inconsistent.
+    #[error(transparent)]
+    IdLayout(#[from] crate::ids::IdLayoutError),
+}
+
+impl Config {
+    /// Checks that the limits are consistent. [`Router::new`] calls it, so a
+    /// router never runs with a configuration that could not bound its memory.
+    ///
+    /// [`Router::new`]: crate::Router::new
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("max_frame_bytes", self.max_frame_bytes),
+            ("outbound_high_water", self.outbound_high_water),
+            ("outbound_low_water", self.outbound_low_water),
+            ("max_connections", self.max_connections),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero { field });
+            }
+        }
+        for (field, value) in [
+            ("write_stall_timeout", Some(self.write_stall_timeout)),
+            ("idle_timeout", self.idle_timeout),
+            ("drain_timeout", Some(self.drain_timeout)),
+        ] {
+            if value == Some(Duration::ZERO) {
+                return Err(ConfigError::ZeroDuration { field });
+            }
+        }
+        if self.outbound_low_water > self.outbound_high_water {
+            return Err(ConfigError::LowWaterAboveHighWater {
+                low: self.outbound_low_water,
+                high: self.outbound_high_water,
+            });
+        }
+        if u32::try_from(self.max_frame_bytes).is_err() {
+            return Err(ConfigError::FrameLimitTooLarge(self.max_frame_bytes));
+        }
+        self.id_layout.validate()?;
+        let space = self.id_layout.local_id_space();
+        if self.max_connections as u64 > space {
+            return Err(ConfigError::MoreConnectionsThanIds {
+                max: self.max_connections,
+                space,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_protocol_table_and_validate() {
+        let config = Config::default();
+        assert_eq!(config.max_frame_bytes, 1 << 20);
+        assert_eq!(config.outbound_high_water, 1 << 20);
+        assert_eq!(config.outbound_low_water, 256 << 10);
+        assert_eq!(config.overflow_policy, OverflowPolicy::Pause);
+        assert_eq!(config.write_stall_timeout, Duration::from_secs(30));
+        assert_eq!(config.idle_timeout, None);
+        assert_eq!(config.max_connections, 100_000);
+        assert_eq!(config.drain_timeout, Duration::from_secs(5));
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn rejects_inconsistent_limits() {
+        let bad = Config {
+            outbound_low_water: 2 << 20,
+            ..Config::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(ConfigError::LowWaterAboveHighWater { .. })
+        ));
+        let zero = Config {
+            max_frame_bytes: 0,
+            ..Config::default()
+        };
+        assert_eq!(
+            zero.validate(),
+            Err(ConfigError::Zero {
+                field: "max_frame_bytes"
+            })
+        );
+        let zero_idle = Config {
+            idle_timeout: Some(Duration::ZERO),
+            ..Config::default()
+        };
+        assert_eq!(
+            zero_idle.validate(),
+            Err(ConfigError::ZeroDuration {
+                field: "idle_timeout"
+            })
+        );
+        let small_space = Config {
+            id_layout: IdLayout::new(8, 0, 8, 0),
+            max_connections: (1 << 16) + 1,
+            ..Config::default()
+        };
+        assert!(matches!(
+            small_space.validate(),
+            Err(ConfigError::MoreConnectionsThanIds { .. })
+        ));
+    }
+}

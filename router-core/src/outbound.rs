@@ -1,0 +1,174 @@
+//! The bytes queued for one connection, in the order they go on the wire.
+//!
+//! Frames that arrive whole in one read are copied once, straight into a
+//! contiguous tail buffer, so a run of small frames leaves as one large write
+//! and no read buffer is pinned by a slow destination. Frames reassembled
+//! across reads are already owned (`Bytes`) and are queued without a copy.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// A tail buffer whose capacity is above this is released when the queue
+/// empties, so that a burst does not leave an idle connection holding memory.
+const RETAINED_TAIL_CAPACITY: usize = 16 * 1024;
+
+/// Most slices one [`OutboundQueue::io_slices`] call fills: a multiple of what
+/// the tail's coalescing leaves, far below `IOV_MAX` (1024).
+pub(crate) const MAX_IO_SLICES: usize = 64;
+
+#[derive(Debug, Default)]
+pub(crate) struct OutboundQueue {
+    /// Owned chunks, all of which go before `tail`.
+    chunks: VecDeque<Bytes>,
+    /// Coalesced small frames, written after every chunk.
+    tail: BytesMut,
+    /// Total bytes in `chunks` and `tail`.
+    len: usize,
+    /// Bytes of the client's ID still at the front of the queue. The ID may hold
+    /// zero bytes, which must not be taken for frame terminators when counting.
+    id_unsent: usize,
+}
+
+impl OutboundQueue {
+    /// A queue that starts with the client's 4-byte ID.
+    pub(crate) fn with_id(id: u32) -> Self {
+        let mut queue = OutboundQueue::default();
+        queue.tail.extend_from_slice(&id.to_be_bytes());
+        queue.len = 4;
+        queue.id_unsent = 4;
+        queue
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes held, for memory accounting.
+    pub(crate) fn capacity(&self) -> usize {
+        self.tail.capacity()
+            + self.chunks.iter().map(Bytes::len).sum::<usize>()
+            + self.chunks.capacity() * size_of::<Bytes>()
+    }
+
+    /// Copies a payload onto the end of the queue.
+    pub(crate) fn push_slice(&mut self, payload: &[u8]) {
+        self.tail.extend_from_slice(payload);
+        self.len += payload.len();
+    }
+
+    /// Queues an owned payload without copying it.
+    pub(crate) fn push_bytes(&mut self, payload: Bytes) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        self.len += payload.len();
+        self.chunks.push_back(payload);
+    }
+
+    /// Fills `out` with the queued bytes, front first; returns how many slices
+    /// it filled.
+    pub(crate) fn io_slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let sources = self
+            .chunks
+            .iter()
+            .map(|chunk| &chunk[..])
+            .chain((!self.tail.is_empty()).then_some(&self.tail[..]));
+        let mut filled = 0;
+        for (slot, source) in out.iter_mut().zip(sources) {
+            *slot = IoSlice::new(source);
+            filled += 1;
+        }
+        filled
+    }
+
+    /// Removes the first `n` bytes, which the connection has written.
+    pub(crate) fn consume(&mut self, mut n: usize) {
+        assert!(n <= self.len, "consumed {n} of {} queued bytes", self.len);
+        self.len -= n;
+        self.id_unsent = self.id_unsent.saturating_sub(n);
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                self.tail.advance(n);
+                break;
+            };
+            let step = n.min(front.len());
+            front.advance(step);
+            n -= step;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+        if self.len == 0 {
+            self.release_if_large();
+        }
+    }
+
+    /// Empties the queue. Returns the frames and bytes discarded (the ID, if
+    /// still unsent, is not a frame and not counted).
+    pub(crate) fn clear(&mut self) -> (u64, u64) {
+        let mut frames = 0;
+        let mut skip = self.id_unsent;
+        let sources = self.chunks.iter().map(|c| &c[..]).chain([&self.tail[..]]);
+        for source in sources {
+            let counted = &source[skip.min(source.len())..];
+            skip -= source.len() - counted.len();
+            frames += memchr::memchr_iter(0, counted).count() as u64;
+        }
+        let bytes = (self.len - self.id_unsent) as u64;
+        *self = OutboundQueue::default();
+        (frames, bytes)
+    }
+
+    fn release_if_large(&mut self) {
+        if self.tail.capacity() > RETAINED_TAIL_CAPACITY {
+            self.tail = BytesMut::new();
+        }
+        if self.chunks.capacity() > MAX_IO_SLICES {
+            self.chunks = VecDeque::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(queue: &OutboundQueue) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
+        let n = queue.io_slices(&mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn keeps_wire_order_across_copied_and_owned_payloads() {
+        let mut queue = OutboundQueue::with_id(0x0102_0300);
+        queue.push_slice(b"ab\0");
+        queue.push_bytes(Bytes::from_static(b"cd\0"));
+        queue.push_slice(b"e\0");
+        assert_eq!(drain(&queue), b"\x01\x02\x03\x00ab\0cd\0e\0");
+        assert_eq!(queue.len(), 12);
+        queue.consume(6);
+        assert_eq!(drain(&queue), b"\0cd\0e\0");
+        queue.consume(3);
+        assert_eq!(drain(&queue), b"\0e\0");
+    }
+
+    #[test]
+    fn clear_counts_frames_but_not_the_id() {
+        let mut queue = OutboundQueue::with_id(0);
+        queue.push_slice(b"a\0");
+        queue.push_bytes(Bytes::from_static(b"\0"));
+        assert_eq!(queue.clear(), (2, 3));
+        let mut partly_written = OutboundQueue::with_id(0);
+        partly_written.push_slice(b"abc\0def\0");
+        partly_written.consume(6);
+        assert_eq!(partly_written.clear(), (2, 6));
+        assert!(partly_written.is_empty());
+    }
+}

@@ -1,0 +1,652 @@
+//! The routing state machine.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+use tracing::{debug, trace, warn};
+
+use crate::config::{Config, ConfigError, OverflowPolicy};
+use crate::conn::{Conn, DeadlineKind, HeldFrame};
+use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
+use crate::frame::{Frame, HEADER_LEN, Payload};
+use crate::ids::{IdAllocator, Owner};
+use crate::stats::{CloseCause, DropCause, Stats};
+use crate::timers::DeadlineQueue;
+
+/// A message router: every connection's state and buffers, and every routing
+/// decision, with no IO and no clock.
+///
+/// The driver feeds it what happened (`handle_*`, each with the current time)
+/// and then drains what it must do: [`poll_event`](Self::poll_event) and
+/// [`poll_transmit`](Self::poll_transmit) until both return `None`, then
+/// [`poll_timeout`](Self::poll_timeout) for when to call
+/// [`handle_timeout`](Self::handle_timeout). Calls for a handle the router has
+/// closed are ignored, so a driver never races the router's own decisions.
+#[derive(Debug)]
+pub struct Router {
+    config: Config,
+    conns: FxHashMap<u32, Conn>,
+    ids: IdAllocator,
+    deadlines: DeadlineQueue,
+    /// Connections with bytes to write and a socket last seen writable,
+    /// served round-robin so one busy connection cannot starve the others.
+    ready: VecDeque<u32>,
+    events: VecDeque<Event>,
+    /// Paused senders whose destination drained or closed: they are resumed
+    /// before the current `handle_*` call returns, iteratively rather than by
+    /// recursion, since resuming one can close another and release its waiters.
+    to_resume: VecDeque<u32>,
+    stats: Stats,
+    /// Set by [`shutdown`](Self::shutdown): when to give up flushing.
+    drain_deadline: Option<Instant>,
+    drained_reported: bool,
+}
+
+impl Router {
+    /// A router with no connections, after checking `config`.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Router {
+            ids: IdAllocator::new(config.id_layout),
+            config,
+            conns: FxHashMap::default(),
+            deadlines: DeadlineQueue::default(),
+            ready: VecDeque::new(),
+            events: VecDeque::new(),
+            to_resume: VecDeque::new(),
+            stats: Stats::default(),
+            drain_deadline: None,
+            drained_reported: false,
+        })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Its counters. Reading them costs nothing: they are plain fields kept up
+    /// to date as the router works.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// A live connection's queue and pause state, or `None` once it is closed.
+    pub fn connection_info(&self, conn: ConnHandle) -> Option<ConnInfo> {
+        self.conns.get(&conn.0).map(|c| ConnInfo {
+            queued_bytes: c.outbound.len(),
+            buffered_bytes: c.decoder.buffered_len(),
+            heap_bytes: c.decoder.capacity() + c.outbound.capacity(),
+            paused: c.held.is_some(),
+            closing: c.closing,
+        })
+    }
+
+    /// Whether the driver should read from `conn` now. False while it is paused
+    /// behind a full destination, after its EOF, during shutdown, and once closed.
+    /// Check it before each read, so that at most one read's worth of bytes
+    /// arrives after a pause.
+    pub fn wants_read(&self, conn: ConnHandle) -> bool {
+        self.conns
+            .get(&conn.0)
+            .is_some_and(|c| c.held.is_none() && !c.closing)
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.drain_deadline.is_some()
+    }
+
+    /// Whether shutdown has finished: every connection is closed.
+    pub fn is_drained(&self) -> bool {
+        self.is_shutting_down() && self.conns.is_empty()
+    }
+
+    /// A new connection was accepted. Returns its handle, whose ID is already
+    /// queued as the connection's first 4 bytes, or a refusal, after which the
+    /// driver closes the socket without writing to it.
+    ///
+    /// Call when the listener yields a connection; then drain `poll_transmit`
+    /// to send the ID.
+    pub fn handle_accept(&mut self, now: Instant) -> Result<ConnHandle, AcceptError> {
+        if self.is_shutting_down() {
+            self.stats.connections_refused += 1;
+            return Err(AcceptError::ShuttingDown);
+        }
+        if self.conns.len() >= self.config.max_connections {
+            self.stats.connections_refused += 1;
+            debug!(
+                limit = self.config.max_connections,
+                "connection refused: limit reached"
+            );
+            return Err(AcceptError::ConnectionLimit(self.config.max_connections));
+        }
+        let conns = &self.conns;
+        let id = self.ids.allocate(|id| conns.contains_key(&id));
+        let conn = Conn::new(id, now);
+        self.stats.bytes_queued += conn.outbound.len() as u64;
+        self.conns.insert(id, conn);
+        self.stats.connections_accepted += 1;
+        self.stats.connections_open += 1;
+        self.mark_ready(id);
+        self.reschedule(id);
+        debug!(conn = id, "accepted");
+        Ok(ConnHandle(id))
+    }
+
+    /// Bytes were read from `conn`. Every frame they complete is routed at once;
+    /// a partial frame at the end is kept for the next call. Any fragmentation is
+    /// fine, down to one byte per call.
+    ///
+    /// Bytes given while the connection is paused are buffered, not lost, which
+    /// is why a driver stops reading on [`Event::PauseReading`]: the buffer then
+    /// holds at most the read that was already in flight. Input after EOF or for
+    /// a closed handle is ignored.
+    pub fn handle_input(&mut self, conn: ConnHandle, input: &[u8], now: Instant) {
+        let id = conn.0;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.closing || input.is_empty() {
+            return;
+        }
+        c.last_input = now;
+        if c.held.is_some() {
+            c.decoder.stash(input);
+        } else if self.decode_and_route(id, input, now) {
+            self.events.push_back(Event::PauseReading(conn));
+        }
+        self.reschedule(id);
+        self.settle(now);
+    }
+
+    /// `conn` reached EOF: the client will send nothing more. The frames it sent
+    /// whole are delivered (those held behind a full destination as soon as it
+    /// drains), a trailing partial frame is discarded, and the connection closes
+    /// once what is queued to it is written, or after `write_stall_timeout` if it
+    /// is not. Frames sent to it from now on are dropped, and senders paused
+    /// behind its full queue resume at once, their held frame to it dropped.
+    pub fn handle_eof(&mut self, conn: ConnHandle, now: Instant) {
+        let id = conn.0;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.closing {
+            return;
+        }
+        c.closing = true;
+        // It takes no new frame from now on, so the frames of senders held
+        // behind its full queue can only be dropped: release those senders now
+        // rather than when it has flushed (up to `write_stall_timeout` later).
+        self.to_resume.extend(c.waiters.drain(..));
+        debug!(conn = id, "eof");
+        if c.held.is_none() {
+            self.finish_closing(id);
+        }
+        self.reschedule(id);
+        self.settle(now);
+    }
+
+    /// `conn` failed: reset by the peer, or a read or write error. It is closed
+    /// at once and what was queued to it is dropped and counted.
+    pub fn handle_reset(&mut self, conn: ConnHandle, now: Instant) {
+        self.close(conn.0, CloseCause::Reset);
+        self.settle(now);
+    }
+
+    /// The driver wrote the first `written` bytes of what
+    /// [`poll_transmit`](Self::poll_transmit) offered for `conn`. A partial write
+    /// is normal: the rest stays queued. Call after every successful write, then
+    /// drain the events (senders paused on this connection may resume) and
+    /// transmits again.
+    pub fn handle_written(&mut self, conn: ConnHandle, written: usize, now: Instant) {
+        let id = conn.0;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        debug_assert!(written <= c.outbound.len(), "wrote more than was offered");
+        let written = written.min(c.outbound.len());
+        if written == 0 {
+            return;
+        }
+        c.outbound.consume(written);
+        c.last_write_progress = now;
+        self.stats.bytes_written += written as u64;
+        self.stats.bytes_queued -= written as u64;
+        if c.outbound.len() < self.config.outbound_low_water {
+            self.to_resume.extend(c.waiters.drain(..));
+        }
+        if c.closing && c.outbound.is_empty() {
+            self.close_if_flushed(id);
+        } else {
+            self.mark_ready(id);
+            self.reschedule(id);
+        }
+        self.settle(now);
+    }
+
+    /// A write to `conn` returned `WouldBlock`: the router stops offering it in
+    /// `poll_transmit` until [`handle_writable`](Self::handle_writable).
+    pub fn handle_write_blocked(&mut self, conn: ConnHandle) {
+        if let Some(c) = self.conns.get_mut(&conn.0) {
+            c.writable = false;
+        }
+    }
+
+    /// `conn`'s socket became writable again (a readiness event after
+    /// `WouldBlock`). Spurious calls are harmless.
+    pub fn handle_writable(&mut self, conn: ConnHandle) {
+        if let Some(c) = self.conns.get_mut(&conn.0) {
+            c.writable = true;
+            self.mark_ready(conn.0);
+        }
+    }
+
+    /// Time passed: closes slow consumers and idle connections that are due, and
+    /// everything left once a shutdown's `drain_timeout` expires. Call when
+    /// [`poll_timeout`](Self::poll_timeout)'s instant is reached; calling early or
+    /// twice is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        // Resuming senders (in `settle`) can set deadlines that are already
+        // due, so run until none is left rather than leave them for a wake-up.
+        while self.deadlines.first().is_some_and(|(next, _)| next <= now) {
+            while let Some((at, id)) = self.deadlines.pop_due(now) {
+                self.expire(at, id, now);
+            }
+            self.settle(now);
+        }
+        if self.drain_deadline.is_some_and(|deadline| deadline <= now) {
+            let ids: Vec<u32> = self.conns.keys().copied().collect();
+            if !ids.is_empty() {
+                warn!(
+                    connections = ids.len(),
+                    "drain_timeout expired: closing unflushed connections"
+                );
+            }
+            for id in ids {
+                self.close(id, CloseCause::Shutdown);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// A deadline-queue entry for `id`, scheduled at `at`, came due: closes the
+    /// connection if its deadline really has passed, or schedules it again.
+    fn expire(&mut self, at: Instant, id: u32, now: Instant) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.scheduled != Some(at) {
+            return; // Superseded by an earlier entry.
+        }
+        c.scheduled = None;
+        match c.deadline(self.config.write_stall_timeout, self.config.idle_timeout) {
+            Some((due, DeadlineKind::WriteStall)) if due <= now => {
+                warn!(
+                    conn = id,
+                    queued = c.outbound.len(),
+                    "closing slow consumer: no bytes accepted for write_stall_timeout"
+                );
+                self.close(id, CloseCause::WriteStall);
+            }
+            Some((due, DeadlineKind::Idle)) if due <= now => {
+                debug!(conn = id, "closing idle connection");
+                self.close(id, CloseCause::Idle);
+            }
+            Some(_) => self.reschedule(id),
+            None => {}
+        }
+    }
+
+    /// Begins a graceful shutdown: refuses new connections, stops reading (frames
+    /// not yet routed are dropped and counted), and closes each connection once
+    /// what is queued to it is written, or all of them after `drain_timeout`.
+    /// [`Event::Drained`] follows when none is left. Calling it again does nothing.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.is_shutting_down() {
+            return;
+        }
+        debug!(connections = self.conns.len(), "shutting down");
+        self.drain_deadline = Some(now + self.config.drain_timeout);
+        self.to_resume.clear();
+        let ids: Vec<u32> = self.conns.keys().copied().collect();
+        for id in ids {
+            let c = self.conns.get_mut(&id).expect("listed above");
+            c.closing = true;
+            c.waiters.clear();
+            if let Some(held) = c.held.take() {
+                self.stats.senders_paused -= 1;
+                self.stats
+                    .count_drop(DropCause::Shutdown, 1, held.payload.len() as u64);
+            }
+            let discarded = c.decoder.clear();
+            self.count_discarded(discarded, DropCause::Shutdown);
+            self.close_if_flushed(id);
+        }
+        self.settle(now);
+    }
+
+    /// The next thing the driver must do, if any: pause or resume reading, close
+    /// a socket, or exit after shutdown. Drain it after every `handle_*` call.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// A connection with bytes to write, if any. Write what
+    /// [`Transmit::io_slices`] offers with one vectored write, then report the
+    /// result: [`handle_written`](Self::handle_written) with the count, or
+    /// [`handle_write_blocked`](Self::handle_write_blocked) on `WouldBlock`, or
+    /// [`handle_reset`](Self::handle_reset) on an error. Connections come
+    /// round-robin; one with bytes left after a partial write comes back later.
+    /// Drain it after every `handle_*` call.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        while let Some(id) = self.ready.pop_front() {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            c.in_ready_queue = false;
+            if c.writable && !c.outbound.is_empty() {
+                let queue = &self.conns[&id].outbound;
+                return Some(Transmit {
+                    conn: ConnHandle(id),
+                    queue,
+                });
+            }
+        }
+        None
+    }
+
+    /// When the router next needs [`handle_timeout`](Self::handle_timeout), if
+    /// ever. Read it after draining events and transmits. It is exact: the
+    /// instant a connection's write stall or idle timeout, or the shutdown's
+    /// `drain_timeout`, falls due, and `None` while nothing can.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let drain = self.drain_deadline.filter(|_| !self.drained_reported);
+        let next = self.deadlines.first().map(|(at, _)| at);
+        match (next, drain) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Decodes `input` (after anything `id` had buffered) and routes each frame,
+    /// until the input is used up or a full destination pauses the sender.
+    /// Returns whether it paused the sender; the caller tells the driver, if
+    /// the driver does not already consider it paused.
+    fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) -> bool {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        // Taken out so that routing may borrow any connection, the sender included.
+        let mut decoder = mem::take(&mut c.decoder);
+        let mut input = input;
+        let max_payload = self.config.max_frame_bytes;
+        loop {
+            match decoder.decode(&mut input, max_payload) {
+                Ok(Some(frame)) => {
+                    self.stats.received.frames += 1;
+                    self.stats.received.bytes += frame.payload.len() as u64;
+                    if let Err(held) = self.route(id, frame, now) {
+                        decoder.stash(input);
+                        let c = self.conns.get_mut(&id).expect("routing closes nothing");
+                        c.decoder = decoder;
+                        c.held = Some(held);
+                        self.stats.senders_paused += 1;
+                        self.stats.sender_pauses += 1;
+                        trace!(conn = id, "paused");
+                        return true;
+                    }
+                }
+                Ok(None) => break,
+                Err(too_large) => {
+                    warn!(conn = id, error = %too_large, "protocol violation: closing sender");
+                    // Counted like every other drop: payload bytes, no header.
+                    let payload_read = too_large.received - HEADER_LEN;
+                    self.stats
+                        .count_drop(DropCause::Oversized, 1, payload_read as u64);
+                    // The rest of the buffer belongs to the oversized frame.
+                    decoder.clear();
+                    self.close(id, CloseCause::ProtocolViolation);
+                    return false;
+                }
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.decoder = decoder;
+        }
+        false
+    }
+
+    /// Routes one frame from `from`: queues it to its destination, or drops and
+    /// counts it, or hands it back to be held when the destination is full.
+    fn route(&mut self, from: u32, frame: Frame<'_>, now: Instant) -> Result<(), HeldFrame> {
+        let dest = frame.dest;
+        let len = frame.payload.len() as u64;
+        if let Owner::Remote { node, shard } = self.ids.layout().owner_of(dest) {
+            // The one place a sharded or clustered router forwards to a peer
+            // core; a lone core has no peer to forward to.
+            trace!(from, dest, node, shard, "dropped: no route to owner");
+            self.stats.count_drop(DropCause::NoRoute, 1, len);
+            return Ok(());
+        }
+        let Some(d) = self.conns.get_mut(&dest) else {
+            trace!(from, dest, "dropped: unknown destination");
+            self.stats.count_drop(DropCause::UnknownDestination, 1, len);
+            return Ok(());
+        };
+        if d.closing {
+            trace!(from, dest, "dropped: destination closing");
+            self.stats.count_drop(DropCause::DestinationClosed, 1, len);
+            return Ok(());
+        }
+        if d.outbound.len() > self.config.outbound_high_water {
+            match self.config.overflow_policy {
+                OverflowPolicy::Drop => {
+                    trace!(from, dest, "dropped: destination full");
+                    self.stats.count_drop(DropCause::DestinationFull, 1, len);
+                    return Ok(());
+                }
+                OverflowPolicy::Pause => {
+                    d.waiters.push(from);
+                    return Err(HeldFrame {
+                        dest,
+                        payload: frame.payload.into_owned(),
+                    });
+                }
+            }
+        }
+        let was_empty = d.outbound.is_empty();
+        match frame.payload {
+            Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
+            Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
+        }
+        if d.writable && !d.in_ready_queue {
+            d.in_ready_queue = true;
+            self.ready.push_back(dest);
+        }
+        self.stats.routed.frames += 1;
+        self.stats.routed.bytes += len;
+        self.stats.bytes_queued += len;
+        trace!(from, dest, len, "routed");
+        if was_empty {
+            // The write-stall clock starts when the queue stops being empty.
+            d.last_write_progress = now;
+            self.reschedule(dest);
+        }
+        Ok(())
+    }
+
+    /// Resumes the senders in `to_resume`, reports a finished shutdown, and
+    /// makes the earliest deadline exact. Every public `handle_*` that changes
+    /// state ends here, so no work is left half-done between calls.
+    fn settle(&mut self, now: Instant) {
+        while let Some(id) = self.to_resume.pop_front() {
+            self.resume(id, now);
+        }
+        if self.is_drained() && !self.drained_reported {
+            self.drained_reported = true;
+            debug!("drained");
+            self.events.push_back(Event::Drained);
+        }
+        self.discard_stale_deadlines();
+    }
+
+    /// Pops deadline entries off the top until the earliest one is a live
+    /// connection's true deadline, so that [`poll_timeout`](Self::poll_timeout)
+    /// never wakes the driver for nothing. An entry is stale once its
+    /// connection closed, was scheduled earlier since, or saw its deadline move
+    /// later (it is rescheduled) or vanish (its ID was written, it went idle
+    /// with no idle timeout). Each entry is popped once: amortised O(log n).
+    fn discard_stale_deadlines(&mut self) {
+        while let Some((at, id)) = self.deadlines.first() {
+            let current = self.conns.get_mut(&id).filter(|c| c.scheduled == Some(at));
+            let Some(c) = current else {
+                self.deadlines.pop_first();
+                continue;
+            };
+            let due = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout);
+            if due.is_some_and(|(due, _)| due == at) {
+                return;
+            }
+            c.scheduled = None;
+            self.deadlines.pop_first();
+            self.reschedule(id);
+        }
+    }
+
+    /// Retries `id`'s held frame, then routes what it buffered while paused.
+    fn resume(&mut self, id: u32, now: Instant) {
+        let Some(held) = self.conns.get_mut(&id).and_then(|c| c.held.take()) else {
+            return; // Closed meanwhile, or listed twice.
+        };
+        let dest_open = self.conns.get(&held.dest).is_some_and(|d| !d.closing);
+        if !dest_open {
+            self.stats
+                .count_drop(DropCause::DestinationClosed, 1, held.payload.len() as u64);
+        } else {
+            let frame = Frame {
+                dest: held.dest,
+                payload: Payload::Owned(held.payload),
+            };
+            if let Err(again) = self.route(id, frame, now) {
+                // Refilled by others before this sender's turn: wait again.
+                self.conns.get_mut(&id).expect("still open").held = Some(again);
+                return;
+            }
+        }
+        self.stats.senders_paused -= 1;
+        self.decode_and_route(id, &[], now);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return; // Its buffered bytes broke the protocol.
+        };
+        if c.held.is_some() {
+            // Paused again by the frames it buffered while paused. The driver
+            // never saw it resume, so it hears nothing: the events for one
+            // connection alternate, PauseReading then ResumeReading.
+            return;
+        }
+        // Idle time counts from now: the client sent what the router held, and
+        // while paused it could not be read. Otherwise a sender held for longer
+        // than `idle_timeout` would be closed as idle the moment it resumed.
+        c.last_input = now;
+        trace!(conn = id, "resumed");
+        if c.closing {
+            self.finish_closing(id);
+        } else {
+            self.events.push_back(Event::ResumeReading(ConnHandle(id)));
+        }
+        self.reschedule(id);
+    }
+
+    /// After EOF, once nothing is held: drops the trailing partial frame and
+    /// closes the connection if nothing is left to write.
+    fn finish_closing(&mut self, id: u32) {
+        let c = self.conns.get_mut(&id).expect("caller checked");
+        let discarded = c.decoder.clear();
+        self.count_discarded(discarded, DropCause::SenderClosed);
+        self.close_if_flushed(id);
+    }
+
+    fn close_if_flushed(&mut self, id: u32) {
+        let flushed = self
+            .conns
+            .get(&id)
+            .is_some_and(|c| c.closing && c.held.is_none() && c.outbound.is_empty());
+        if flushed {
+            let cause = if self.is_shutting_down() {
+                CloseCause::Shutdown
+            } else {
+                CloseCause::Eof
+            };
+            self.close(id, cause);
+        }
+    }
+
+    /// Closes `id` now: frees its buffers (counting what they held), releases
+    /// the senders waiting on it, and tells the driver.
+    fn close(&mut self, id: u32, cause: CloseCause) {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
+        let lost_as = if cause == CloseCause::Shutdown {
+            DropCause::Shutdown
+        } else {
+            DropCause::DestinationClosed
+        };
+        self.stats.bytes_queued -= c.outbound.len() as u64;
+        let (frames, bytes) = c.outbound.clear();
+        self.stats.count_drop(lost_as, frames, bytes);
+        let unrouted_as = if cause == CloseCause::Shutdown {
+            DropCause::Shutdown
+        } else {
+            DropCause::SenderClosed
+        };
+        if let Some(held) = c.held.take() {
+            self.stats.senders_paused -= 1;
+            self.stats
+                .count_drop(unrouted_as, 1, held.payload.len() as u64);
+        }
+        self.count_discarded(c.decoder.clear(), unrouted_as);
+        self.to_resume.extend(c.waiters.drain(..));
+        self.stats.count_close(cause);
+        self.events.push_back(Event::Close(ConnHandle(id)));
+        debug!(conn = id, cause = cause.name(), "closed");
+    }
+
+    fn count_discarded(&mut self, discarded: crate::frame::Discarded, cause: DropCause) {
+        self.stats.received.frames += discarded.whole_frames;
+        self.stats.received.bytes += discarded.whole_bytes;
+        self.stats
+            .count_drop(cause, discarded.whole_frames, discarded.whole_bytes);
+        if let Some(partial) = discarded.partial_bytes {
+            self.stats.count_drop(DropCause::Truncated, 1, partial);
+        }
+    }
+
+    fn mark_ready(&mut self, id: u32) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.writable && !c.in_ready_queue && !c.outbound.is_empty() {
+            c.in_ready_queue = true;
+            self.ready.push_back(id);
+        }
+    }
+
+    /// Makes sure the deadline queue will wake `id` no later than its deadline.
+    fn reschedule(&mut self, id: u32) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Some((at, _)) = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout)
+        else {
+            return;
+        };
+        if c.scheduled.is_none_or(|scheduled| at < scheduled) {
+            c.scheduled = Some(at);
+            self.deadlines.push(at, id);
+        }
+    }
+}

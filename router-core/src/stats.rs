@@ -1,0 +1,220 @@
+//! Counters of everything the router did, cheap to read at any time.
+//!
+//! Every dropped frame and every closed connection is counted under the cause
+//! that decided it, so an operator can tell a misbehaving client from a slow one,
+//! and the simulation can check that nothing is lost unaccounted.
+
+/// Why a frame was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// No live connection holds the destination ID (never assigned, or
+    /// already closed).
+    UnknownDestination,
+    /// The destination is owned by another shard or node, and this core has no
+    /// route to it.
+    NoRoute,
+    /// The destination was above its high-water mark under
+    /// [`OverflowPolicy::Drop`](crate::OverflowPolicy::Drop).
+    DestinationFull,
+    /// The destination has closed, or is closing (it sent EOF and is flushing
+    /// its last bytes), so the frame, queued or held for it, was never written.
+    DestinationClosed,
+    /// The frame exceeded `max_frame_bytes`: a protocol violation.
+    Oversized,
+    /// The sender closed first: frames it had sent whole but the router had
+    /// not yet routed (held or buffered while it was paused) when it was reset
+    /// or violated the protocol.
+    SenderClosed,
+    /// Part of a frame: its sender reached EOF, or was closed, in the middle of
+    /// it. Not a whole frame, so not counted in [`Stats::received`].
+    Truncated,
+    /// Shutdown stopped reading before the frame could be routed.
+    Shutdown,
+}
+
+impl DropCause {
+    /// Every cause, for exporters that list them all.
+    pub const ALL: [DropCause; 8] = [
+        DropCause::UnknownDestination,
+        DropCause::NoRoute,
+        DropCause::DestinationFull,
+        DropCause::DestinationClosed,
+        DropCause::Oversized,
+        DropCause::SenderClosed,
+        DropCause::Truncated,
+        DropCause::Shutdown,
+    ];
+
+    /// A stable `snake_case` name, for metric labels and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropCause::UnknownDestination => "unknown_destination",
+            DropCause::NoRoute => "no_route",
+            DropCause::DestinationFull => "destination_full",
+            DropCause::DestinationClosed => "destination_closed",
+            DropCause::Oversized => "oversized",
+            DropCause::SenderClosed => "sender_closed",
+            DropCause::Truncated => "truncated",
+            DropCause::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Why a connection was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseCause {
+    /// The client closed its side and everything queued to it was flushed.
+    Eof,
+    /// The connection failed: reset, or a read or write error.
+    Reset,
+    /// It held queued bytes and accepted none for `write_stall_timeout`.
+    WriteStall,
+    /// It sent nothing and had nothing queued for `idle_timeout`.
+    Idle,
+    /// It sent a frame larger than `max_frame_bytes`.
+    ProtocolViolation,
+    /// The router shut down.
+    Shutdown,
+}
+
+impl CloseCause {
+    /// Every cause, for exporters that list them all.
+    pub const ALL: [CloseCause; 6] = [
+        CloseCause::Eof,
+        CloseCause::Reset,
+        CloseCause::WriteStall,
+        CloseCause::Idle,
+        CloseCause::ProtocolViolation,
+        CloseCause::Shutdown,
+    ];
+
+    /// A stable `snake_case` name, for metric labels and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CloseCause::Eof => "eof",
+            CloseCause::Reset => "reset",
+            CloseCause::WriteStall => "write_stall",
+            CloseCause::Idle => "idle",
+            CloseCause::ProtocolViolation => "protocol_violation",
+            CloseCause::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// A number of frames and the bytes they held (payload and terminator).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameCount {
+    /// Frames.
+    pub frames: u64,
+    /// Payload bytes, terminators included.
+    pub bytes: u64,
+}
+
+impl FrameCount {
+    fn add(&mut self, frames: u64, bytes: u64) {
+        self.frames += frames;
+        self.bytes += bytes;
+    }
+}
+
+/// The router's counters. Monotonic totals end in their unit; gauges say "now".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections given an ID.
+    pub connections_accepted: u64,
+    /// Connections refused without an ID (limit reached, or shutting down).
+    pub connections_refused: u64,
+    /// Connections open now.
+    pub connections_open: u64,
+    /// Whole frames decoded from clients, whatever became of them.
+    pub received: FrameCount,
+    /// Frames queued to their destination.
+    pub routed: FrameCount,
+    /// Bytes written to clients and acknowledged with `handle_written`, IDs
+    /// included.
+    pub bytes_written: u64,
+    /// Frames not delivered, by cause: whole frames, and the partial frames
+    /// of senders that closed or broke the protocol mid-frame.
+    dropped: [FrameCount; DropCause::ALL.len()],
+    /// Connections closed, by cause.
+    closed: [u64; CloseCause::ALL.len()],
+    /// Senders whose reading is paused now, waiting on a full destination.
+    pub senders_paused: u64,
+    /// Times a sender was paused behind a full destination.
+    pub sender_pauses: u64,
+    /// Bytes queued to all destinations now, IDs included.
+    pub bytes_queued: u64,
+}
+
+impl Stats {
+    /// Frames and bytes dropped for `cause`.
+    pub fn dropped(&self, cause: DropCause) -> FrameCount {
+        self.dropped[cause as usize]
+    }
+
+    /// Frames and bytes dropped for any cause.
+    pub fn dropped_total(&self) -> FrameCount {
+        self.sum_dropped(|_| true)
+    }
+
+    /// Whole frames dropped: those counted in [`received`](Self::received) and
+    /// not delivered. Excludes [`DropCause::Oversized`] and
+    /// [`DropCause::Truncated`], which are never whole frames.
+    pub fn dropped_whole(&self) -> FrameCount {
+        self.sum_dropped(|cause| !matches!(cause, DropCause::Oversized | DropCause::Truncated))
+    }
+
+    fn sum_dropped(&self, include: impl Fn(DropCause) -> bool) -> FrameCount {
+        let mut sum = FrameCount::default();
+        for cause in DropCause::ALL.into_iter().filter(|&c| include(c)) {
+            let count = self.dropped(cause);
+            sum.add(count.frames, count.bytes);
+        }
+        sum
+    }
+
+    /// Connections closed for `cause`.
+    pub fn closed(&self, cause: CloseCause) -> u64 {
+        self.closed[cause as usize]
+    }
+
+    /// Connections closed for any cause.
+    pub fn closed_total(&self) -> u64 {
+        self.closed.iter().sum()
+    }
+
+    pub(crate) fn count_drop(&mut self, cause: DropCause, frames: u64, bytes: u64) {
+        self.dropped[cause as usize].add(frames, bytes);
+    }
+
+    pub(crate) fn count_close(&mut self, cause: CloseCause) {
+        self.closed[cause as usize] += 1;
+        self.connections_open -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_index_their_own_counters() {
+        let mut stats = Stats::default();
+        for (i, cause) in DropCause::ALL.into_iter().enumerate() {
+            assert_eq!(cause as usize, i);
+            stats.count_drop(cause, 1, i as u64);
+        }
+        let count = |frames, bytes| FrameCount { frames, bytes };
+        assert_eq!(stats.dropped(DropCause::Shutdown), count(1, 7));
+        assert_eq!(stats.dropped_total(), count(8, 28));
+        // Oversized (4 bytes) and Truncated (6 bytes) are not whole frames.
+        assert_eq!(stats.dropped_whole(), count(6, 28 - 4 - 6));
+        for (i, cause) in CloseCause::ALL.into_iter().enumerate() {
+            assert_eq!(cause as usize, i);
+        }
+        stats.connections_open = 1;
+        stats.count_close(CloseCause::Idle);
+        assert_eq!(stats.closed(CloseCause::Idle), 1);
+        assert_eq!(stats.closed_total(), 1);
+    }
+}

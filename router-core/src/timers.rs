@@ -1,0 +1,68 @@
+//! Per-connection deadlines in a min-heap with lazy deletion.
+//!
+//! A connection's deadline (write stall or idle) moves on nearly every event;
+//! re-keying a heap entry each time would cost a log-time update per frame.
+//! Instead each connection remembers the one instant it is scheduled at. A
+//! deadline that moves later leaves the entry alone; one that moves earlier
+//! pushes a new entry and the old one becomes stale. After every call the
+//! router pops stale entries off the top (rescheduling a connection whose
+//! deadline moved later), so the earliest entry is always exact and
+//! `poll_timeout` is a peek, never a scan of every connection. Each entry is
+//! pushed and popped once, and the heap holds about one entry per connection
+//! with a deadline.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+#[derive(Debug, Default)]
+pub(crate) struct DeadlineQueue {
+    heap: BinaryHeap<Reverse<(Instant, u32)>>,
+}
+
+impl DeadlineQueue {
+    /// Records that connection `id` wants to wake at `at`. The caller keeps `at`
+    /// as the connection's scheduled instant, to recognise stale entries.
+    pub(crate) fn push(&mut self, at: Instant, id: u32) {
+        self.heap.push(Reverse((at, id)));
+    }
+
+    /// The earliest entry, which may be stale until the router has checked it.
+    pub(crate) fn first(&self) -> Option<(Instant, u32)> {
+        self.heap.peek().map(|Reverse(entry)| *entry)
+    }
+
+    /// Removes the earliest entry.
+    pub(crate) fn pop_first(&mut self) {
+        self.heap.pop();
+    }
+
+    /// Removes and returns an entry due at or before `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, u32)> {
+        match self.heap.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn pops_due_entries_earliest_first() {
+        let start = Instant::now();
+        let mut queue = DeadlineQueue::default();
+        queue.push(start + Duration::from_secs(2), 1);
+        queue.push(start + Duration::from_secs(1), 2);
+        assert_eq!(queue.first(), Some((start + Duration::from_secs(1), 2)));
+        assert_eq!(queue.pop_due(start), None);
+        let later = start + Duration::from_secs(5);
+        assert_eq!(queue.pop_due(later).map(|(_, id)| id), Some(2));
+        assert_eq!(queue.pop_due(later).map(|(_, id)| id), Some(1));
+        assert_eq!(queue.pop_due(later), None);
+        assert_eq!(queue.first(), None);
+    }
+}

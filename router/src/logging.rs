@@ -1,0 +1,89 @@
+//! What the server logs about itself: where it listens, with which limits,
+//! and what it did by the time it stopped.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+
+use router_core::{CloseCause, Config, DropCause, OverflowPolicy, Stats};
+use tracing::info;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Driver;
+
+/// Logs to stderr at the level `RUST_LOG` asks for (default info), in colour
+/// only on a terminal so that redirected logs stay plain text.
+pub(crate) fn init() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// The start line. Tests and scripts find the port in its `listening on ADDR`.
+pub(crate) fn listening(addr: SocketAddr, driver: Driver, config: &Config) {
+    info!(
+        driver = driver.name(),
+        max_frame_bytes = config.max_frame_bytes,
+        outbound_high_water = config.outbound_high_water,
+        outbound_low_water = config.outbound_low_water,
+        overflow_policy = match config.overflow_policy {
+            OverflowPolicy::Pause => "pause",
+            OverflowPolicy::Drop => "drop",
+        },
+        write_stall_timeout = ?config.write_stall_timeout,
+        idle_timeout = %config.idle_timeout.map_or("off".to_owned(), |idle| format!("{idle:?}")),
+        max_connections = config.max_connections,
+        drain_timeout = ?config.drain_timeout,
+        "listening on {addr}"
+    );
+}
+
+/// The shutdown line: the final counters, with drops and closes by cause.
+pub(crate) fn stopped(stats: &Stats) {
+    let dropped = by_cause(DropCause::ALL.map(|c| (c.name(), stats.dropped(c).frames)));
+    let closed = by_cause(CloseCause::ALL.map(|c| (c.name(), stats.closed(c))));
+    info!(
+        connections_accepted = stats.connections_accepted,
+        connections_refused = stats.connections_refused,
+        frames_received = stats.received.frames,
+        frames_routed = stats.routed.frames,
+        frames_dropped = stats.dropped_total().frames,
+        bytes_written = stats.bytes_written,
+        dropped = %dropped,
+        closed = %closed,
+        "drained; exiting"
+    );
+}
+
+/// `name=count` for each non-zero count, or `none`.
+fn by_cause<const N: usize>(counts: [(&str, u64); N]) -> String {
+    let listed: Vec<String> = counts
+        .iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(name, count)| format!("{name}={count}"))
+        .collect();
+    if listed.is_empty() {
+        "none".to_owned()
+    } else {
+        listed.join(",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_only_the_causes_that_happened() {
+        assert_eq!(by_cause([("eof", 0), ("reset", 0)]), "none");
+        assert_eq!(
+            by_cause([("eof", 2), ("reset", 0), ("idle", 1)]),
+            "eof=2,idle=1"
+        );
+    }
+}

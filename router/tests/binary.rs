@@ -1,0 +1,142 @@
+//! The built `router` binary, run as an operator would: it announces its
+//! address, serves, drains on SIGTERM and exits 0; bad flags exit 2.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::Duration;
+
+/// Any single step that takes longer than this has failed.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn router() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_router"));
+    command.env("RUST_LOG", "info");
+    command
+}
+
+/// Runs the binary to completion; it must exit on its own.
+fn run_to_exit(args: &[&str]) -> Output {
+    router().args(args).output().unwrap()
+}
+
+/// Forwards `child`'s stderr, line by line, so a test can wait for a line
+/// with a timeout rather than block on a silent process.
+fn stderr_lines(child: &mut Child) -> Receiver<String> {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The first line containing `needle`, and every line before it.
+fn wait_for_line(lines: &Receiver<String>, needle: &str) -> (String, Vec<String>) {
+    let mut before = Vec::new();
+    loop {
+        match lines.recv_timeout(PATIENCE) {
+            Ok(line) if line.contains(needle) => return (line, before),
+            Ok(line) => before.push(line),
+            Err(_) => panic!("no line with {needle:?}; got {before:#?}"),
+        }
+    }
+}
+
+fn wait_for_exit(mut child: Child) -> ExitStatus {
+    let (tx, rx) = mpsc::channel();
+    let pid = child.id();
+    thread::spawn(move || tx.send(child.wait().unwrap()));
+    rx.recv_timeout(PATIENCE)
+        .unwrap_or_else(|_| panic!("router (pid {pid}) did not exit"))
+}
+
+fn send_sigterm(child: &Child) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: `kill` has no memory-safety preconditions; the PID is our own
+    // child's, which has not been waited for, so it is not recycled.
+    let result = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(result, 0, "kill failed");
+}
+
+#[test]
+fn serves_then_drains_on_sigterm_and_exits_zero() {
+    let mut child = router()
+        .args(["--listen", "127.0.0.1:0", "--max-connections", "10"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(&mut child);
+
+    let (start_line, _) = wait_for_line(&lines, "listening on ");
+    let addr: SocketAddr = start_line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {start_line:?}"));
+    assert!(start_line.contains("driver=\"mio\""), "{start_line}");
+    assert!(start_line.contains("max_connections=10"), "{start_line}");
+
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut id = [0; 4];
+    client.read_exact(&mut id).unwrap();
+    let mut frame = id.to_vec();
+    frame.extend_from_slice(b"echo\0");
+    client.write_all(&frame).unwrap();
+    let mut echoed = [0; 5];
+    client.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"echo\0");
+
+    send_sigterm(&child);
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "the drain closes the connection");
+    let (stop_line, _) = wait_for_line(&lines, "drained");
+    assert!(stop_line.contains("connections_accepted=1"), "{stop_line}");
+    assert!(stop_line.contains("frames_routed=1"), "{stop_line}");
+    assert!(stop_line.contains("closed=shutdown=1"), "{stop_line}");
+    let status = wait_for_exit(child);
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+#[test]
+fn invalid_flags_exit_2_with_a_message() {
+    for (args, message) in [
+        (&["--max-frame-bytes", "huge"][..], "not a size"),
+        (&["--write-stall-timeout", "2"], "not a duration"),
+        (
+            &["--outbound-low-water", "2MiB"],
+            "--outbound-low-water (2097152) must not exceed --outbound-high-water",
+        ),
+        (&["--driver", "smol"], "driver smol is not built yet"),
+    ] {
+        let output = run_to_exit(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_taken_address_exits_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = run_to_exit(&["--listen", &addr]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,141 @@
+//! The reference model: what every delivery must agree with.
+//!
+//! The model of a router is tiny: which tracked frames each sender handed it,
+//! and in which order. Every payload a client receives is checked against it as
+//! it arrives (sent, whole, to this destination, after the pair's previous
+//! frame), and at the end the router's counters must account for every frame
+//! that was not delivered.
+
+use std::collections::HashMap;
+
+use crate::payload::{self, MARKER, Stamp};
+
+/// Records what was sent and checks what is delivered.
+#[derive(Debug, Default)]
+pub struct Oracle {
+    /// Tracked frames the router has read whole: `(sender, seq)` to destination.
+    sent: HashMap<(u32, u32), u32>,
+    /// Per `(sender, dest)`: frames sent, frames delivered, last sequence delivered.
+    pairs: HashMap<(u32, u32), PairLog>,
+    /// Payloads delivered, tracked or not.
+    delivered_frames: u64,
+    /// Whether any client sent raw bytes, the only source of untracked payloads.
+    garbage_sent: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct PairLog {
+    sent: u64,
+    delivered: u64,
+    last_seq: Option<u32>,
+}
+
+impl Oracle {
+    /// The router has read the last byte of this tracked frame.
+    pub fn record_sent(&mut self, stamp: Stamp, dest: u32) {
+        self.sent.insert((stamp.sender, stamp.seq), dest);
+        self.pairs.entry((stamp.sender, dest)).or_default().sent += 1;
+    }
+
+    /// A client sent raw bytes: untracked payloads may now be delivered.
+    pub fn record_garbage(&mut self) {
+        self.garbage_sent = true;
+    }
+
+    /// Checks a payload (terminator excluded) delivered to `dest`.
+    pub fn check_delivered(
+        &mut self,
+        dest: u32,
+        payload: &[u8],
+        max_frame_bytes: usize,
+    ) -> Result<(), String> {
+        self.delivered_frames += 1;
+        if payload.len() > max_frame_bytes {
+            return Err(format!(
+                "delivered {} bytes to {dest}, over max_frame_bytes {max_frame_bytes}",
+                payload.len()
+            ));
+        }
+        if payload.first() != Some(&MARKER) {
+            return if self.garbage_sent {
+                Ok(())
+            } else {
+                Err(format!(
+                    "untracked payload delivered to {dest}: {payload:?}"
+                ))
+            };
+        }
+        let stamp = payload::decode(payload)?;
+        match self.sent.get(&(stamp.sender, stamp.seq)) {
+            Some(&to) if to == dest => {}
+            Some(&to) => return Err(format!("{stamp:?} was sent to {to}, delivered to {dest}")),
+            None => return Err(format!("{stamp:?} delivered to {dest} was never sent")),
+        }
+        let pair = self.pairs.entry((stamp.sender, dest)).or_default();
+        if pair.last_seq.is_some_and(|last| stamp.seq <= last) {
+            return Err(format!(
+                "{stamp:?} delivered to {dest} after seq {:?}: out of order or duplicated",
+                pair.last_seq
+            ));
+        }
+        pair.last_seq = Some(stamp.seq);
+        pair.delivered += 1;
+        Ok(())
+    }
+
+    /// Payloads delivered so far, tracked or not.
+    pub fn delivered_frames(&self) -> u64 {
+        self.delivered_frames
+    }
+
+    /// Tracked frames sent from `sender` to `dest` but not delivered.
+    pub fn missing(&self, sender: u32, dest: u32) -> u64 {
+        self.pairs
+            .get(&(sender, dest))
+            .map_or(0, |pair| pair.sent - pair.delivered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(sender: u32, seq: u32) -> Stamp {
+        Stamp {
+            sender,
+            seq,
+            len: 20,
+        }
+    }
+
+    #[test]
+    fn accepts_in_order_and_rejects_reorder_duplicates_and_strangers() {
+        let mut oracle = Oracle::default();
+        oracle.record_sent(stamp(1, 0), 2);
+        oracle.record_sent(stamp(1, 1), 2);
+        let first = payload::encode(stamp(1, 0));
+        let second = payload::encode(stamp(1, 1));
+        assert_eq!(oracle.missing(1, 2), 2);
+        assert!(oracle.check_delivered(2, &second, 64).is_ok());
+        assert!(oracle.check_delivered(2, &first, 64).is_err(), "reordered");
+        assert!(
+            oracle.check_delivered(2, &second, 64).is_err(),
+            "duplicated"
+        );
+        assert!(
+            oracle.check_delivered(3, &first, 64).is_err(),
+            "wrong destination"
+        );
+        let unsent = payload::encode(stamp(9, 0));
+        assert!(
+            oracle.check_delivered(2, &unsent, 64).is_err(),
+            "never sent"
+        );
+        assert!(oracle.check_delivered(2, b"junk", 64).is_err(), "untracked");
+        assert!(
+            oracle.check_delivered(2, &second, 10).is_err(),
+            "over the limit"
+        );
+        assert_eq!(oracle.missing(1, 2), 1);
+    }
+}

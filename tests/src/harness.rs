@@ -1,0 +1,102 @@
+//! Running a driver in-process, and bounding every wait.
+
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::thread;
+use std::time::Duration;
+
+use router_core::{Config, Stats};
+use tokio::sync::oneshot;
+
+use crate::Driver;
+
+/// The longest any single step of a test may take before it counts as hung.
+/// Generous, so that a debug build on a loaded two-core machine never fails a
+/// correct router; a lost frame or a missed wake-up still fails within it.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Awaits `future` for at most [`PATIENCE`]; on expiry, an error of kind
+/// `TimedOut` that says what was being waited for.
+pub async fn within<F: Future>(what: &str, future: F) -> io::Result<F::Output> {
+    tokio::time::timeout(PATIENCE, future).await.map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no {what} within {PATIENCE:?}"),
+        )
+    })
+}
+
+/// A router serving `127.0.0.1` on a thread of the test process.
+///
+/// Dropping it starts the router's shutdown without waiting for it, so a
+/// failed test does not leave a router serving for the rest of the run.
+#[must_use = "stop() the router to check that it drains and to read its counters"]
+pub struct TestRouter {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    shutdown: Option<Box<dyn FnOnce() + Send>>,
+    finished: oneshot::Receiver<io::Result<Stats>>,
+}
+
+/// Binds `127.0.0.1:0` and runs `driver` with `config` on its own thread.
+pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
+    let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    match driver {
+        Driver::Mio => {
+            let server = driver_mio::Server::bind(any_port, config)?;
+            let addr = server.local_addr();
+            let handle = server.shutdown_handle();
+            TestRouter::spawn(
+                driver,
+                addr,
+                move || handle.shutdown(),
+                move || server.run(),
+            )
+        }
+    }
+}
+
+impl TestRouter {
+    /// Runs `serve` on a new thread; `shutdown` must make it return.
+    fn spawn(
+        driver: Driver,
+        addr: SocketAddr,
+        shutdown: impl FnOnce() + Send + 'static,
+        serve: impl FnOnce() -> io::Result<Stats> + Send + 'static,
+    ) -> io::Result<Self> {
+        let (report, finished) = oneshot::channel();
+        thread::Builder::new()
+            .name(format!("router-{}", driver.name()))
+            .spawn(move || {
+                // The test may have given up waiting: nobody to tell then.
+                let _ = report.send(serve());
+            })?;
+        Ok(TestRouter {
+            addr,
+            shutdown: Some(Box::new(shutdown)),
+            finished,
+        })
+    }
+
+    /// Shuts the router down and waits for it to drain, which includes
+    /// flushing what is queued to clients still reading (up to the config's
+    /// `drain_timeout`). Returns its final counters.
+    pub async fn stop(mut self) -> io::Result<Stats> {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown();
+        }
+        match within("router drain after shutdown", &mut self.finished).await? {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::other("the router thread panicked")),
+        }
+    }
+}
+
+impl Drop for TestRouter {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The router's integration suite: real TCP on `127.0.0.1`, one set of tests,
+//! every driver.
+//!
+//! Each test is written once, as an `async fn(Driver) -> io::Result<()>` in one
+//! of the files under `tests/`, and [`driver_tests!`] instantiates it once per
+//! driver, as `mio::reference_exchange`, `tokio::reference_exchange`, … so that
+//! `cargo test -p router-tests` runs every test against every driver and a
+//! failure names the driver it failed on.
+//!
+//! The router runs in the test's own process ([`start`]), on a thread of its
+//! own, so a test can stop it and read its final [`Stats`](router_core::Stats),
+//! and can measure what the router costs the process (memory, file
+//! descriptors). The shutdown test runs the real `router` binary instead
+//! ([`RouterProcess`]).
+//!
+//! Every wait is bounded by [`PATIENCE`] ([`within`]): a router that loses a
+//! frame fails a test instead of hanging it.
+//!
+//! # Adding a driver
+//!
+//! Add a variant to [`Driver`], its arm to [`start`] and [`Driver::name`], and
+//! its line to [`driver_tests!`].
+
+mod binary;
+mod client;
+mod harness;
+mod process;
+
+pub use binary::RouterProcess;
+pub use client::{Client, frame, is_reset};
+pub use harness::{PATIENCE, TestRouter, start, within};
+pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
+
+/// A driver of the router, as the suite runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// `driver-mio`: one thread, one `mio::Poll`.
+    Mio,
+}
+
+impl Driver {
+    /// Its name in the `router` binary's `--driver` flag.
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Mio => "mio",
+        }
+    }
+}
+
+/// Instantiates each listed test once per driver, in a module named after the
+/// driver: `driver_tests! { reference_exchange }` declares `mio::reference_exchange`
+/// calling `reference_exchange(Driver::Mio)`.
+///
+/// Each listed function is an `async fn(Driver) -> std::io::Result<()>` in
+/// scope where the macro is invoked.
+#[macro_export]
+macro_rules! driver_tests {
+    ($($test:ident),+ $(,)?) => {
+        $crate::driver_tests!(@for mio, Mio; $($test),+);
+    };
+    (@for $module:ident, $driver:ident; $($test:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $test() -> std::io::Result<()> {
+                    super::$test($crate::Driver::$driver).await
+                }
+            )+
+        }
+    };
+}
