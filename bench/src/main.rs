@@ -67,7 +67,14 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
     let common = &cli.common;
     let phases = common.phases()?;
     let backend = Backend::new(common.backend, &common.loopback_addr()?)?;
-    let probe = common.server_pid.map(ServerProbe::new).transpose()?;
+    let probe = common
+        .server_pid
+        .map(|pid| {
+            ServerProbe::new(pid).map_err(|err| {
+                BenchError::Usage(format!("--server-pid {pid}: cannot read /proc/{pid}: {err}"))
+            })
+        })
+        .transpose()?;
     let mut params = Params {
         duration_s: common.duration,
         warmup_s: common.warmup,
