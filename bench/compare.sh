@@ -99,11 +99,18 @@ stop_all() {
 }
 trap stop_all EXIT
 
+# Waits until server $name (PID $LAST_PID) listens on $port; fails fast, with its
+# log, if it exits instead (a bad flag, a driver not built, a port in use).
 wait_for_port() {
     local port=$1 name=$2
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
+        fi
+        if ! kill -0 "$LAST_PID" 2>/dev/null; then
+            log "$name exited before listening on port $port:"
+            tail -n 5 "$LOGS/$name.log" >&2
+            exit 1
         fi
         sleep 0.1
     done
