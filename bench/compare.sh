@@ -202,6 +202,6 @@ python3 bench/report.py "$RESULTS" \
     --command "$(printf '%q ' env QUICK="$QUICK" DRIVERS="$DRIVERS" REPS="$REPS" bench/compare.sh)" \
     --setting "duration ${DURATION} s, warm-up ${WARMUP} s, ${REPS} repetitions, idle ${IDLE_CONNECTIONS} connections" \
     --fact "$(redis-server --version)" --fact "$(nats-server --version)" \
-    --fact "load average (1, 5, 15 min) before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
+    --load-before "$LOAD_BEFORE" --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" \
     >"$OUT"
 log "wrote $OUT (raw results: $RESULTS)"

@@ -261,7 +261,9 @@ def main():
     parser.add_argument("--command", required=True)
     parser.add_argument("--setting", required=True)
     parser.add_argument("--fact", action="append", default=[],
-                        help="one more bullet for the header (server versions, load)")
+                        help="one more bullet for the header (server versions)")
+    parser.add_argument("--load-before", help="/proc/loadavg's first three fields")
+    parser.add_argument("--load-after", help="/proc/loadavg's first three fields")
     args = parser.parse_args()
     cases = Cases(load(args.results))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -272,11 +274,24 @@ def main():
     print(f"- settings: {args.setting}")
     for fact in args.fact:
         print(f"- {fact}")
+    if args.load_before and args.load_after:
+        print(f"- load average (1, 5, 15 min) before: {args.load_before}, "
+              f"after: {args.load_after}")
+        busiest = max(float(args.load_before.split()[0]), float(args.load_after.split()[0]))
+        if busiest > (os.cpu_count() or 1) / 2:
+            print(f"\n**Warning: the machine was busy with other work (load average up to "
+                  f"{busiest:.1f} on {os.cpu_count()} CPUs), which competes with both the "
+                  "servers and the load generator. Absolute figures are low and noisy; "
+                  "rerun on a quiet machine before drawing conclusions.**")
     print("\nAll traffic is on 127.0.0.1. `direct` has no server: sender and receiver "
           "share one loopback TCP connection, the kernel's cost of one hop. Medians over "
           "repetitions of fault-free runs; a FLAGGED run counted verification faults "
           "(lost, reordered, corrupt or misrouted messages) and is left out of the "
-          "medians. Latency comes from a send timestamp carried in every payload.\n")
+          "medians. Latency comes from a send timestamp carried in every payload. Redis "
+          "and NATS are driven through their maintained Rust clients (`redis`, "
+          "`async-nats`), whose own work runs in the load generator on the same cores, "
+          "so msg/s compares whole client + server systems; *msg per server CPU-s* "
+          "isolates each server's efficiency.\n")
     print(message_section(cases, "pairs", "Pairs (streaming)",
                           "P sender → receiver pairs, each with at most W = 128 messages "
                           "in flight; S = payload bytes. msg/s and MB/s are delivered "
