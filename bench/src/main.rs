@@ -71,7 +71,9 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
         .server_pid
         .map(|pid| {
             ServerProbe::new(pid).map_err(|err| {
-                BenchError::Usage(format!("--server-pid {pid}: cannot read /proc/{pid}: {err}"))
+                BenchError::Usage(format!(
+                    "--server-pid {pid}: cannot read /proc/{pid}: {err}"
+                ))
             })
         })
         .transpose()?;
