@@ -13,9 +13,10 @@ use crate::payload::{self, MARKER, Stamp};
 /// Records what was sent and checks what is delivered.
 #[derive(Debug, Default)]
 pub struct Oracle {
-    /// Tracked frames the router has read whole: `(sender, seq)` to destination.
-    sent: HashMap<(u32, u32), u32>,
-    /// Per `(sender, dest)`: frames sent, frames delivered, last sequence delivered.
+    /// Tracked frames the router has read whole: `(sender, seq)` to their
+    /// destination, and whether it was connected when the router read them.
+    sent: HashMap<(u32, u32), (u32, bool)>,
+    /// Per `(sender, dest)`: frames owed, frames delivered, last sequence delivered.
     pairs: HashMap<(u32, u32), PairLog>,
     /// Payloads delivered, tracked or not.
     delivered_frames: u64,
@@ -25,16 +26,24 @@ pub struct Oracle {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct PairLog {
-    sent: u64,
+    /// Frames read while the destination was connected: each must reach it
+    /// unless it closes or the drop policy drops (and counts) the frame.
+    owed: u64,
     delivered: u64,
     last_seq: Option<u32>,
 }
 
 impl Oracle {
-    /// The router has read the last byte of this tracked frame.
-    pub fn record_sent(&mut self, stamp: Stamp, dest: u32) {
-        self.sent.insert((stamp.sender, stamp.seq), dest);
-        self.pairs.entry((stamp.sender, dest)).or_default().sent += 1;
+    /// The router has read the last byte of this tracked frame, addressed to
+    /// `dest`. Only a frame read while `dest` is connected is owed to it: one
+    /// to an ID not (or not yet) handed out must be dropped, even if a client
+    /// gets that ID later.
+    pub fn record_sent(&mut self, stamp: Stamp, dest: u32, dest_connected: bool) {
+        self.sent
+            .insert((stamp.sender, stamp.seq), (dest, dest_connected));
+        if dest_connected {
+            self.pairs.entry((stamp.sender, dest)).or_default().owed += 1;
+        }
     }
 
     /// A client sent raw bytes: untracked payloads may now be delivered.
@@ -67,8 +76,15 @@ impl Oracle {
         }
         let stamp = payload::decode(payload)?;
         match self.sent.get(&(stamp.sender, stamp.seq)) {
-            Some(&to) if to == dest => {}
-            Some(&to) => return Err(format!("{stamp:?} was sent to {to}, delivered to {dest}")),
+            Some(&(to, true)) if to == dest => {}
+            Some(&(to, false)) if to == dest => {
+                return Err(format!(
+                    "{stamp:?} delivered to {dest}, which was not connected when the router read it"
+                ));
+            }
+            Some(&(to, _)) => {
+                return Err(format!("{stamp:?} was sent to {to}, delivered to {dest}"));
+            }
             None => return Err(format!("{stamp:?} delivered to {dest} was never sent")),
         }
         let pair = self.pairs.entry((stamp.sender, dest)).or_default();
@@ -88,11 +104,11 @@ impl Oracle {
         self.delivered_frames
     }
 
-    /// Tracked frames sent from `sender` to `dest` but not delivered.
+    /// Tracked frames owed by `sender` to `dest` but not delivered.
     pub fn missing(&self, sender: u32, dest: u32) -> u64 {
         self.pairs
             .get(&(sender, dest))
-            .map_or(0, |pair| pair.sent - pair.delivered)
+            .map_or(0, |pair| pair.owed - pair.delivered)
     }
 }
 
@@ -111,8 +127,8 @@ mod tests {
     #[test]
     fn accepts_in_order_and_rejects_reorder_duplicates_and_strangers() {
         let mut oracle = Oracle::default();
-        oracle.record_sent(stamp(1, 0), 2);
-        oracle.record_sent(stamp(1, 1), 2);
+        oracle.record_sent(stamp(1, 0), 2, true);
+        oracle.record_sent(stamp(1, 1), 2, true);
         let first = payload::encode(stamp(1, 0));
         let second = payload::encode(stamp(1, 1));
         assert_eq!(oracle.missing(1, 2), 2);
@@ -137,5 +153,17 @@ mod tests {
             "over the limit"
         );
         assert_eq!(oracle.missing(1, 2), 1);
+    }
+
+    #[test]
+    fn frames_to_an_id_not_connected_are_not_owed_and_must_not_arrive() {
+        let mut oracle = Oracle::default();
+        oracle.record_sent(stamp(1, 0), 2, false);
+        assert_eq!(oracle.missing(1, 2), 0, "owed to nobody");
+        let early = payload::encode(stamp(1, 0));
+        assert!(
+            oracle.check_delivered(2, &early, 64).is_err(),
+            "delivered to whoever got the ID later"
+        );
     }
 }

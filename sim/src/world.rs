@@ -276,15 +276,14 @@ impl Sim {
         }
         let chunk: Vec<u8> = c.unread.drain(..n).collect();
         c.last_activity = self.now;
-        while let Some(&(end, stamp, dest)) = c.frames_in_flight.front() {
-            if end > n {
-                break;
-            }
-            self.oracle.record_sent(stamp, dest);
-            c.frames_in_flight.pop_front();
-        }
+        let complete = c.frames_in_flight.partition_point(|&(end, _, _)| end <= n);
+        let read_whole: Vec<_> = c.frames_in_flight.drain(..complete).collect();
         for (end, _, _) in &mut c.frames_in_flight {
             *end -= n;
+        }
+        for (_, stamp, dest) in read_whole {
+            let connected = self.live_clients().any(|c| c.conn.id() == dest);
+            self.oracle.record_sent(stamp, dest, connected);
         }
         self.router.handle_input(conn, &chunk, self.now);
     }
