@@ -14,7 +14,7 @@ use crate::payload::{self, MARKER, Stamp};
 #[derive(Debug, Default)]
 pub struct Oracle {
     /// Tracked frames the router has read whole: `(sender, seq)` to their
-    /// destination, and whether it was connected when the router read them.
+    /// destination, and whether it was open when the router read them.
     sent: HashMap<(u32, u32), (u32, bool)>,
     /// Per `(sender, dest)`: frames owed, frames delivered, last sequence delivered.
     pairs: HashMap<(u32, u32), PairLog>,
@@ -26,7 +26,7 @@ pub struct Oracle {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct PairLog {
-    /// Frames read while the destination was connected: each must reach it
+    /// Frames read while the destination was open: each must reach it
     /// unless it closes or the drop policy drops (and counts) the frame.
     owed: u64,
     delivered: u64,
@@ -35,13 +35,14 @@ struct PairLog {
 
 impl Oracle {
     /// The router has read the last byte of this tracked frame, addressed to
-    /// `dest`. Only a frame read while `dest` is connected is owed to it: one
-    /// to an ID not (or not yet) handed out must be dropped, even if a client
-    /// gets that ID later.
-    pub fn record_sent(&mut self, stamp: Stamp, dest: u32, dest_connected: bool) {
+    /// `dest`. Only a frame read while `dest` is open (connected, and not
+    /// past its EOF) is owed to it; one to an ID not (or not yet) handed out,
+    /// or to a closing client, must be dropped, even if a client gets that
+    /// ID later.
+    pub fn record_sent(&mut self, stamp: Stamp, dest: u32, dest_open: bool) {
         self.sent
-            .insert((stamp.sender, stamp.seq), (dest, dest_connected));
-        if dest_connected {
+            .insert((stamp.sender, stamp.seq), (dest, dest_open));
+        if dest_open {
             self.pairs.entry((stamp.sender, dest)).or_default().owed += 1;
         }
     }
@@ -79,7 +80,7 @@ impl Oracle {
             Some(&(to, true)) if to == dest => {}
             Some(&(to, false)) if to == dest => {
                 return Err(format!(
-                    "{stamp:?} delivered to {dest}, which was not connected when the router read it"
+                    "{stamp:?} delivered to {dest}, which was not open when the router read it"
                 ));
             }
             Some(&(to, _)) => {
@@ -156,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_to_an_id_not_connected_are_not_owed_and_must_not_arrive() {
+    fn frames_to_a_destination_not_open_are_not_owed_and_must_not_arrive() {
         let mut oracle = Oracle::default();
         oracle.record_sent(stamp(1, 0), 2, false);
         assert_eq!(oracle.missing(1, 2), 0, "owed to nobody");

@@ -282,8 +282,9 @@ impl Sim {
             *end -= n;
         }
         for (_, stamp, dest) in read_whole {
-            let connected = self.live_clients().any(|c| c.conn.id() == dest);
-            self.oracle.record_sent(stamp, dest, connected);
+            // A client past its EOF is closing: frames to it are dropped.
+            let open = self.live_clients().any(|c| c.conn.id() == dest && !c.eof);
+            self.oracle.record_sent(stamp, dest, open);
         }
         self.router.handle_input(conn, &chunk, self.now);
     }
