@@ -22,7 +22,8 @@ work="$(mktemp -d)"
 artifacts="${FUZZ_ARTIFACTS:-$work/artifacts}"
 trap 'rm -rf "$work/corpus"' EXIT
 
-for target in $(cargo +nightly fuzz list); do
+targets="$(cargo +nightly fuzz list)"
+for target in $targets; do
     corpus="$work/corpus/$target"
     mkdir -p "$corpus" "$artifacts/$target"
     for seeds in "corpus/$target" "regressions/$target"; do
