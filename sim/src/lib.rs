@@ -13,7 +13,10 @@
 //!
 //! The same [`Op`]s drive the seeded simulations in `router-core`'s tests and
 //! the `router_ops` fuzz target, so both check exactly the same invariants.
+//! The fuzz targets themselves live here too ([`fuzz`]), so that the stable
+//! test suite replays their corpus through the very code the fuzzer runs.
 
+pub mod fuzz;
 pub mod ops;
 pub mod oracle;
 pub mod payload;

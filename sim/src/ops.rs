@@ -4,9 +4,10 @@
 //! for [`Target::Any`], that ever connected), so every sequence of operations
 //! is meaningful, whatever produced it.
 
+use arbitrary::{Arbitrary, Unstructured};
+
 /// One thing that happens in the simulated world.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[derive(Debug, Clone, PartialEq, Eq, Arbitrary)]
 pub enum Op {
     /// A new client connects.
     Connect,
@@ -18,6 +19,7 @@ pub enum Op {
         to: Target,
         /// Payload length, clamped to at least the tracked minimum. Lengths over
         /// `max_frame_bytes` are protocol violations.
+        #[arbitrary(with = arbitrary_frame_len)]
         len: u16,
     },
     /// A client queues raw bytes: garbage, which may or may not parse as frames.
@@ -72,8 +74,7 @@ pub enum Op {
 }
 
 /// A frame's destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
 pub enum Target {
     /// The ID of a connected client.
     Live(u8),
@@ -81,6 +82,15 @@ pub enum Target {
     Any(u8),
     /// Any ID at all, most likely never assigned.
     Raw(u32),
+}
+
+/// A frame length for the fuzzer, spread evenly over the scales of
+/// [`small_config`](crate::small_config)'s `max_frame_bytes` (32 to 1024 bytes),
+/// with some lengths just over each: uniform `u16`s would almost all be
+/// protocol violations, and a run would rarely fill a queue.
+fn arbitrary_frame_len(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    let scale: u16 = 1 << u.int_in_range(4..=10)?;
+    u.int_in_range(0..=scale + scale / 8)
 }
 
 impl Op {

@@ -8,14 +8,17 @@
 
 use std::collections::HashMap;
 
+use router_core::frame::HEADER_LEN;
+
 use crate::payload::{self, MARKER, Stamp};
 
 /// Records what was sent and checks what is delivered.
 #[derive(Debug, Default)]
 pub struct Oracle {
-    /// Tracked frames the router has read whole: `(sender, seq)` to destination.
-    sent: HashMap<(u32, u32), u32>,
-    /// Per `(sender, dest)`: frames sent, frames delivered, last sequence delivered.
+    /// Tracked frames the router has read whole: `(sender, seq)` to their
+    /// destination, and whether it was open when the router read them.
+    sent: HashMap<(u32, u32), (u32, bool)>,
+    /// Per `(sender, dest)`: frames owed, frames delivered, last sequence delivered.
     pairs: HashMap<(u32, u32), PairLog>,
     /// Payloads delivered, tracked or not.
     delivered_frames: u64,
@@ -25,16 +28,25 @@ pub struct Oracle {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct PairLog {
-    sent: u64,
+    /// Frames read while the destination was open: each must reach it
+    /// unless it closes or the drop policy drops (and counts) the frame.
+    owed: u64,
     delivered: u64,
     last_seq: Option<u32>,
 }
 
 impl Oracle {
-    /// The router has read the last byte of this tracked frame.
-    pub fn record_sent(&mut self, stamp: Stamp, dest: u32) {
-        self.sent.insert((stamp.sender, stamp.seq), dest);
-        self.pairs.entry((stamp.sender, dest)).or_default().sent += 1;
+    /// The router has read the last byte of this tracked frame, addressed to
+    /// `dest`. Only a frame read while `dest` is open (connected, and not
+    /// past its EOF) is owed to it; one to an ID not (or not yet) handed out,
+    /// or to a closing client, must be dropped, even if a client gets that
+    /// ID later.
+    pub fn record_sent(&mut self, stamp: Stamp, dest: u32, dest_open: bool) {
+        self.sent
+            .insert((stamp.sender, stamp.seq), (dest, dest_open));
+        if dest_open {
+            self.pairs.entry((stamp.sender, dest)).or_default().owed += 1;
+        }
     }
 
     /// A client sent raw bytes: untracked payloads may now be delivered.
@@ -65,10 +77,21 @@ impl Oracle {
                 ))
             };
         }
-        let stamp = payload::decode(payload)?;
+        let stamp = match payload::decode(payload) {
+            Ok(stamp) => stamp,
+            Err(_) if self.garbage_sent && self.is_misparsed_frame(payload) => return Ok(()),
+            Err(error) => return Err(format!("delivered to {dest}: {error}")),
+        };
         match self.sent.get(&(stamp.sender, stamp.seq)) {
-            Some(&to) if to == dest => {}
-            Some(&to) => return Err(format!("{stamp:?} was sent to {to}, delivered to {dest}")),
+            Some(&(to, true)) if to == dest => {}
+            Some(&(to, false)) if to == dest => {
+                return Err(format!(
+                    "{stamp:?} delivered to {dest}, which was not open when the router read it"
+                ));
+            }
+            Some(&(to, _)) => {
+                return Err(format!("{stamp:?} was sent to {to}, delivered to {dest}"));
+            }
             None => return Err(format!("{stamp:?} delivered to {dest} was never sent")),
         }
         let pair = self.pairs.entry((stamp.sender, dest)).or_default();
@@ -83,16 +106,30 @@ impl Oracle {
         Ok(())
     }
 
+    /// Whether `payload` is what raw bytes legitimately make of a tracked
+    /// frame: raw bytes shift the stream, so the decoder may take the frame's
+    /// header to start a payload. Its destination ID, which may hold `0xFF`,
+    /// is then followed by the whole tracked payload, which must have been
+    /// sent. (A tracked payload cut or interleaved is never of that form.)
+    fn is_misparsed_frame(&self, payload: &[u8]) -> bool {
+        (1..=HEADER_LEN).any(|header_tail| {
+            payload.get(header_tail..).is_some_and(|rest| {
+                payload::decode(rest)
+                    .is_ok_and(|stamp| self.sent.contains_key(&(stamp.sender, stamp.seq)))
+            })
+        })
+    }
+
     /// Payloads delivered so far, tracked or not.
     pub fn delivered_frames(&self) -> u64 {
         self.delivered_frames
     }
 
-    /// Tracked frames sent from `sender` to `dest` but not delivered.
+    /// Tracked frames owed by `sender` to `dest` but not delivered.
     pub fn missing(&self, sender: u32, dest: u32) -> u64 {
         self.pairs
             .get(&(sender, dest))
-            .map_or(0, |pair| pair.sent - pair.delivered)
+            .map_or(0, |pair| pair.owed - pair.delivered)
     }
 }
 
@@ -111,8 +148,8 @@ mod tests {
     #[test]
     fn accepts_in_order_and_rejects_reorder_duplicates_and_strangers() {
         let mut oracle = Oracle::default();
-        oracle.record_sent(stamp(1, 0), 2);
-        oracle.record_sent(stamp(1, 1), 2);
+        oracle.record_sent(stamp(1, 0), 2, true);
+        oracle.record_sent(stamp(1, 1), 2, true);
         let first = payload::encode(stamp(1, 0));
         let second = payload::encode(stamp(1, 1));
         assert_eq!(oracle.missing(1, 2), 2);
@@ -137,5 +174,38 @@ mod tests {
             "over the limit"
         );
         assert_eq!(oracle.missing(1, 2), 1);
+    }
+
+    #[test]
+    fn frames_to_a_destination_not_open_are_not_owed_and_must_not_arrive() {
+        let mut oracle = Oracle::default();
+        oracle.record_sent(stamp(1, 0), 2, false);
+        assert_eq!(oracle.missing(1, 2), 0, "owed to nobody");
+        let early = payload::encode(stamp(1, 0));
+        assert!(
+            oracle.check_delivered(2, &early, 64).is_err(),
+            "delivered to whoever got the ID later"
+        );
+    }
+
+    #[test]
+    fn a_frame_shifted_by_raw_bytes_passes_only_after_garbage() {
+        let mut oracle = Oracle::default();
+        oracle.record_sent(stamp(1, 0), 0xFFFF, true);
+        // Raw bytes `00 00` then the frame to 0x0000FFFF: the decoder reads
+        // header 0, and the payload starts with the ID's `FF FF`.
+        let mut shifted = vec![0xFF, 0xFF];
+        shifted.extend(payload::encode(stamp(1, 0)));
+        assert!(oracle.check_delivered(0, &shifted, 64).is_err());
+        oracle.record_garbage();
+        assert!(oracle.check_delivered(0, &shifted, 64).is_ok());
+        let cut = &shifted[..shifted.len() - 1];
+        assert!(oracle.check_delivered(0, cut, 64).is_err(), "cut");
+        let mut unsent = vec![0xFF];
+        unsent.extend(payload::encode(stamp(2, 0)));
+        assert!(
+            oracle.check_delivered(0, &unsent, 64).is_err(),
+            "never sent"
+        );
     }
 }

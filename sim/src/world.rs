@@ -276,15 +276,15 @@ impl Sim {
         }
         let chunk: Vec<u8> = c.unread.drain(..n).collect();
         c.last_activity = self.now;
-        while let Some(&(end, stamp, dest)) = c.frames_in_flight.front() {
-            if end > n {
-                break;
-            }
-            self.oracle.record_sent(stamp, dest);
-            c.frames_in_flight.pop_front();
-        }
+        let complete = c.frames_in_flight.partition_point(|&(end, _, _)| end <= n);
+        let read_whole: Vec<_> = c.frames_in_flight.drain(..complete).collect();
         for (end, _, _) in &mut c.frames_in_flight {
             *end -= n;
+        }
+        for (_, stamp, dest) in read_whole {
+            // A client past its EOF is closing: frames to it are dropped.
+            let open = self.live_clients().any(|c| c.conn.id() == dest && !c.eof);
+            self.oracle.record_sent(stamp, dest, open);
         }
         self.router.handle_input(conn, &chunk, self.now);
     }
