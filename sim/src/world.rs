@@ -425,6 +425,11 @@ impl Sim {
             Event::PauseReading(conn) | Event::ResumeReading(conn) => {
                 let index = index_of(&self.clients, conn);
                 assert!(!self.clients[index].closed, "{event:?} after close");
+                if matches!(event, Event::ResumeReading(_)) {
+                    // The idle clock does not run while the router holds a
+                    // sender's input: it restarts on resume.
+                    self.clients[index].last_activity = self.now;
+                }
             }
             Event::Drained => {
                 assert!(self.shut_down, "drained without shutdown");
