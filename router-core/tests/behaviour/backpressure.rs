@@ -230,3 +230,20 @@ fn drop_policy_drops_frames_to_a_full_destination_and_never_pauses() {
     net.send(sender, stuck, &numbered(8));
     assert_eq!(payloads(&net.take_received(stuck)), [numbered(8)]);
 }
+
+#[test]
+fn a_client_that_floods_itself_without_reading_pauses_then_resumes_on_reading() {
+    let mut net = Net::new(config(OverflowPolicy::Pause));
+    let narcissus = net.connect();
+    net.block(narcissus);
+    let read: Vec<u8> = (0..8)
+        .flat_map(|n| frame(narcissus, &numbered(n)))
+        .collect();
+    assert_eq!(
+        net.input(narcissus, &read),
+        [Event::PauseReading(narcissus)]
+    );
+    assert_eq!(net.unblock(narcissus), [Event::ResumeReading(narcissus)]);
+    let expected: Vec<_> = (0..8).map(numbered).collect();
+    assert_eq!(payloads(&net.take_received(narcissus)), expected);
+}

@@ -10,6 +10,7 @@ mod support;
 mod backpressure;
 mod ids;
 mod lifecycle;
+mod memory;
 mod routing;
 mod stats;
 mod timeouts;
