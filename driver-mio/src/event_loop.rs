@@ -232,7 +232,7 @@ impl EventLoop {
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => {
-                    debug!(%conn, %error, "read failed");
+                    debug!(conn = conn.id(), %error, "read failed");
                     self.router.handle_reset(conn, now);
                 }
             }
@@ -277,11 +277,11 @@ impl EventLoop {
             debug!(%peer, "refused");
             return; // Refused: dropping the socket closes it unwritten.
         };
-        debug!(%conn, %peer, "connected");
+        debug!(conn = conn.id(), %peer, "connected");
         // The router coalesces what it writes; Nagle's algorithm would only
         // hold a small frame back waiting for an ACK.
         if let Err(error) = stream.set_nodelay(true) {
-            debug!(%conn, %error, "could not set TCP_NODELAY");
+            debug!(conn = conn.id(), %error, "could not set TCP_NODELAY");
         }
         // Registration reports readiness the socket already has, so bytes the
         // client sent before this are not missed.
@@ -297,7 +297,7 @@ impl EventLoop {
         };
         self.connections.insert(conn, connection);
         if let Err(error) = registered {
-            warn!(%conn, %error, "could not register a connection with the poller");
+            warn!(conn = conn.id(), %error, "could not register a connection with the poller");
             self.router.handle_reset(conn, now);
         }
         self.drain_outputs(now);
@@ -339,7 +339,7 @@ impl EventLoop {
                     self.router.handle_write_blocked(conn);
                 }
                 Err(error) => {
-                    debug!(%conn, %error, "write failed");
+                    debug!(conn = conn.id(), %error, "write failed");
                     self.router.handle_reset(conn, now);
                 }
             }
@@ -358,7 +358,7 @@ impl EventLoop {
             // poller; a readiness event already taken for it finds no socket.
             Event::Close(conn) => {
                 if let Some(c) = self.connections.remove(&conn) {
-                    debug!(%conn, peer = %c.peer, "disconnected");
+                    debug!(conn = conn.id(), peer = %c.peer, "disconnected");
                 }
             }
             Event::Drained => self.drained = true,
