@@ -39,12 +39,36 @@ pub struct TestRouter {
     finished: oneshot::Receiver<io::Result<Stats>>,
 }
 
+/// A driver's stats observer, as [`start_observed`] takes it.
+type StatsObserver = Box<dyn FnMut(&Stats) + Send>;
+
 /// Binds `127.0.0.1:0` and runs `driver` with `config` on its own thread.
 pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
+    launch(driver, config, None)
+}
+
+/// As [`start`], with `observer` installed as the driver's stats observer
+/// (called with the router's counters once per turn of its loop).
+pub fn start_observed(
+    driver: Driver,
+    config: Config,
+    observer: impl FnMut(&Stats) + Send + 'static,
+) -> io::Result<TestRouter> {
+    launch(driver, config, Some(Box::new(observer)))
+}
+
+fn launch(
+    driver: Driver,
+    config: Config,
+    observer: Option<StatsObserver>,
+) -> io::Result<TestRouter> {
     let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     match driver {
         Driver::Mio => {
-            let server = driver_mio::Server::bind(any_port, config)?;
+            let mut server = driver_mio::Server::bind(any_port, config)?;
+            if let Some(observer) = observer {
+                server = server.with_stats_observer(observer);
+            }
             let addr = server.local_addr();
             let handle = server.shutdown_handle();
             TestRouter::spawn(
