@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Compares the router (each driver in $DRIVERS) with Redis pub/sub, NATS and a
+# serverless loopback baseline, and writes BENCHMARKS.md.
+#
+#   bench/compare.sh                 # full run, ~20 min on 2 cores
+#   QUICK=1 bench/compare.sh         # smoke test, ~2-3 min
+#   DRIVERS="mio tokio smol" REPS=5 bench/compare.sh
+#
+# Every server runs on loopback ports and is restarted at the start of each
+# repetition (so the idle memory figure starts from a fresh process). Workloads run
+# interleaved across backends (A, B, C, A, B, C, ...), with the order rotated each
+# repetition; the report takes medians over repetitions. Only the processes this
+# script started are stopped, on any exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH="$PATH:/usr/sbin:/usr/local/sbin"
+
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+    DURATION=${DURATION:-1}
+    WARMUP=${WARMUP:-0.5}
+    REPS=${REPS:-1}
+    OUT=${OUT:-target/bench/BENCHMARKS-quick.md}
+else
+    DURATION=${DURATION:-5}
+    WARMUP=${WARMUP:-1}
+    REPS=${REPS:-3}
+    OUT=${OUT:-BENCHMARKS.md}
+fi
+DRIVERS=${DRIVERS:-mio}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
+REDIS_PORT=${REDIS_PORT:-16379}
+NATS_PORT=${NATS_PORT:-14222}
+ROUTER_BASE_PORT=${ROUTER_BASE_PORT:-17000}
+
+WORK=target/bench
+LOGS=$WORK/logs
+RESULTS=$WORK/results.jsonl
+LOADGEN=target/release/loadgen
+ROUTER=target/release/router
+mkdir -p "$LOGS"
+: >"$RESULTS"
+
+log() { printf '[compare %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+install_servers() {
+    local missing=()
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v nats-server >/dev/null || missing+=(nats-server)
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]} from Debian"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# The router package is written on another branch; until it is merged, the
+# comparison runs without it rather than failing.
+HAVE_ROUTER=0
+build() {
+    local packages=(-p router-bench)
+    if cargo metadata --format-version 1 --no-deps | grep -q '"name":"router"'; then
+        packages+=(-p router)
+        HAVE_ROUTER=1
+    else
+        log "no 'router' package in this workspace yet: router runs are skipped"
+    fi
+    cargo build --release "${packages[@]}"
+}
+
+# PIDs this script started, so that cleanup stops exactly those.
+STARTED=()
+LAST_PID=
+start() {
+    local name=$1
+    shift
+    "$@" >"$LOGS/$name.log" 2>&1 &
+    LAST_PID=$!
+    STARTED+=("$LAST_PID")
+}
+
+stop_all() {
+    local pid
+    for pid in "${STARTED[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED[@]}"; do
+        # Bounded wait, then force.
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    STARTED=()
+}
+trap stop_all EXIT
+
+# Waits until server $name (PID $LAST_PID) listens on $port; fails fast, with its
+# log, if it exits instead (a bad flag, a driver not built, a port in use).
+wait_for_port() {
+    local port=$1 name=$2
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$LAST_PID" 2>/dev/null; then
+            log "$name exited before listening on port $port:"
+            tail -n 5 "$LOGS/$name.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    log "$name did not listen on port $port within 10 s; see $LOGS/$name.log"
+    exit 1
+}
+
+# BACKENDS holds "label backend addr pid" per server, rebuilt at every start.
+BACKENDS=()
+start_servers() {
+    BACKENDS=()
+    start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' \
+        --appendonly no --maxclients $((IDLE_CONNECTIONS + 1000)) --protected-mode yes
+    BACKENDS+=("redis redis 127.0.0.1:$REDIS_PORT $LAST_PID")
+    wait_for_port "$REDIS_PORT" redis
+    start nats nats-server -a 127.0.0.1 -p "$NATS_PORT"
+    BACKENDS+=("nats nats 127.0.0.1:$NATS_PORT $LAST_PID")
+    wait_for_port "$NATS_PORT" nats
+    if [[ $HAVE_ROUTER == 1 ]]; then
+        local i=0 driver port
+        for driver in $DRIVERS; do
+            port=$((ROUTER_BASE_PORT + i))
+            start "router-$driver" "$ROUTER" --listen "127.0.0.1:$port" --driver "$driver"
+            BACKENDS+=("router-$driver router 127.0.0.1:$port $LAST_PID")
+            wait_for_port "$port" "router-$driver"
+            i=$((i + 1))
+        done
+    fi
+}
+
+# One loadgen run; its JSON line goes to $RESULTS, its text line to the terminal.
+# A run that fails outright is recorded as such, so the report shows the gap.
+run_one() {
+    local label=$1 kind=$2 addr=$3 pid=$4
+    shift 4
+    local server=()
+    [[ $pid != - ]] && server=(--server-pid "$pid")
+    local rc=0
+    "$LOADGEN" --backend "$kind" --addr "$addr" --label "$label" "${server[@]}" \
+        --duration "$DURATION" --warmup "$WARMUP" --format both "$@" \
+        >>"$RESULTS" 2> >(tee -a "$LOGS/loadgen.log" >&2) || rc=$?
+    if ((rc != 0 && rc != 3)); then
+        printf '{"workload":"%s","label":"%s","failed":true,"args":"%s"}\n' \
+            "$1" "$label" "$*" >>"$RESULTS"
+    fi
+}
+
+# Runs one workload on every backend, in an order rotated by the repetition number.
+interleave() {
+    local rep=$1 with_direct=$2
+    shift 2
+    local targets=("${BACKENDS[@]}")
+    [[ $with_direct == 1 ]] && targets+=("direct direct 127.0.0.1:1 -")
+    local n=${#targets[@]} i
+    for ((i = 0; i < n; i++)); do
+        # shellcheck disable=SC2086 # the entry is four words by construction
+        run_one ${targets[$(((i + rep) % n))]} "$@"
+    done
+}
+
+install_servers
+build
+ulimit -n "$(ulimit -Hn)"
+log "drivers: $DRIVERS; reps: $REPS; duration ${DURATION}s + ${WARMUP}s warm-up"
+# The generator shares 2 cores with the servers: anything else running skews the
+# figures, so the report states the load around the run.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+for rep in $(seq "$REPS"); do
+    log "repetition $rep/$REPS: starting servers"
+    start_servers
+    # First, on fresh processes: memory per idle connection.
+    interleave "$rep" 0 idle --connections "$IDLE_CONNECTIONS"
+    for pairs in 1 16 256; do
+        for size in 64 1024; do
+            interleave "$rep" 1 pairs --pairs "$pairs" --size "$size"
+        done
+    done
+    for pairs in 1 64; do
+        interleave "$rep" 1 pingpong --pairs "$pairs"
+    done
+    # Compared in the report with pairs --pairs 16 --size 64 of the same repetition.
+    interleave "$rep" 0 slow --pairs 16 --size 64
+    stop_all
+done
+
+mkdir -p "$(dirname "$OUT")"
+python3 bench/report.py "$RESULTS" \
+    --command "$(printf '%q ' env QUICK="$QUICK" DRIVERS="$DRIVERS" REPS="$REPS" bench/compare.sh)" \
+    --setting "duration ${DURATION} s, warm-up ${WARMUP} s, ${REPS} repetitions, idle ${IDLE_CONNECTIONS} connections" \
+    --fact "$(redis-server --version)" --fact "$(nats-server --version)" \
+    --load-before "$LOAD_BEFORE" --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    >"$OUT"
+log "wrote $OUT (raw results: $RESULTS)"

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Turns loadgen's JSON lines (one per run) into BENCHMARKS.md on stdout.
+
+Figures are medians over the repetitions of each case, from fault-free runs only;
+the `runs` column says how many runs a median rests on and how many were flagged.
+Every router figure is also given as a ratio to Redis and to NATS from the same
+comparison run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+from collections import defaultdict
+
+SHAPE_KEYS = ("pairs", "senders", "size", "window", "connections", "flood_size")
+
+
+def load(path):
+    runs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                runs.append(json.loads(line))
+    return runs
+
+
+def shape(run):
+    params = run.get("params", {})
+    return tuple((k, params[k]) for k in SHAPE_KEYS if k in params)
+
+
+class Cases:
+    """Runs grouped by workload, shape and label."""
+
+    def __init__(self, runs):
+        self.groups = defaultdict(list)
+        self.failed = defaultdict(int)
+        self.labels = []
+        for run in runs:
+            label = run["label"]
+            if label not in self.labels:
+                self.labels.append(label)
+            if run.get("failed"):
+                self.failed[(run["workload"], label)] += 1
+                continue
+            self.groups[(run["workload"], shape(run), label)].append(run)
+        order = {"redis": 1, "nats": 2, "direct": 3}
+        self.labels.sort(key=lambda l: (order.get(l, 0), l))
+
+    def shapes(self, workload):
+        seen = []
+        for (w, s, _), _runs in self.groups.items():
+            if w == workload and s not in seen:
+                seen.append(s)
+        return sorted(seen)
+
+    def runs(self, workload, shp, label):
+        return self.groups.get((workload, shp, label), [])
+
+    def median(self, workload, shp, label, getter):
+        values = []
+        for run in self.runs(workload, shp, label):
+            if not run.get("ok", False):
+                continue
+            try:
+                value = getter(run)
+            except (KeyError, TypeError):
+                continue
+            if value is not None:
+                values.append(value)
+        return statistics.median(values) if values else None
+
+    def routers(self):
+        return [l for l in self.labels if l.startswith("router")]
+
+
+def throughput(key):
+    return lambda run: run["throughput"][key]
+
+
+def latency(key):
+    return lambda run: run["throughput"]["latency_us"][key]
+
+
+def per_cpu(run):
+    return run["server"]["msgs_per_cpu_s"]
+
+
+def fmt(value, digits=0):
+    if value is None:
+        return "—"
+    if digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+def runs_cell(cases, workload, shp, label):
+    runs = cases.runs(workload, shp, label)
+    bad = sum(1 for r in runs if not r.get("ok", False))
+    failed = cases.failed.get((workload, label), 0)
+    cell = str(len(runs))
+    if bad:
+        cell += f" ({bad} FLAGGED)"
+    if failed:
+        cell += f" (+{failed} failed in {workload})"
+    return cell
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def shape_text(shp):
+    names = {"pairs": "P", "senders": "N", "size": "S", "window": "W", "connections": "C"}
+    return " ".join(f"{names[k]}={v}" for k, v in shp if k in names)
+
+
+METRICS = [
+    ("msg/s", throughput("msgs_per_s"), 0),
+    ("MB/s", throughput("mb_per_s"), 1),
+    ("p50 µs", latency("p50"), 0),
+    ("p99 µs", latency("p99"), 0),
+    ("p999 µs", latency("p999"), 0),
+    ("msg per server CPU-s", per_cpu, 0),
+]
+
+
+def message_section(cases, workload, title, note):
+    shapes = cases.shapes(workload)
+    if not shapes:
+        return ""
+    out = [f"## {title}\n\n{note}\n"]
+    rows = []
+    for shp in shapes:
+        for label in cases.labels:
+            if not cases.runs(workload, shp, label):
+                continue
+            cells = [shape_text(shp), label]
+            cells += [fmt(cases.median(workload, shp, label, g), d) for _, g, d in METRICS]
+            cells.append(runs_cell(cases, workload, shp, label))
+            rows.append(cells)
+    out.append(table(["case", "backend"] + [m for m, _, _ in METRICS] + ["runs"], rows))
+    routers = cases.routers()
+    if routers:
+        out.append("\nRouter as a ratio to Redis / to NATS (throughput: higher is better; "
+                   "latency: lower is better):\n")
+        rows = []
+        for shp in shapes:
+            for label in routers:
+                if not cases.runs(workload, shp, label):
+                    continue
+                cells = [shape_text(shp), label]
+                for _, getter, _ in METRICS:
+                    mine = cases.median(workload, shp, label, getter)
+                    redis = cases.median(workload, shp, "redis", getter)
+                    nats = cases.median(workload, shp, "nats", getter)
+                    cells.append(f"{ratio(mine, redis)} / {ratio(mine, nats)}")
+                rows.append(cells)
+        out.append(table(["case", "router"] + [m for m, _, _ in METRICS], rows))
+    return "\n".join(out) + "\n"
+
+
+def idle_section(cases):
+    shapes = cases.shapes("idle")
+    if not shapes:
+        return ""
+    per_conn = lambda run: run["idle"]["bytes_per_connection"]
+    out = ["## Idle connections\n\nServer RSS growth (VmRSS from /proc) divided by the "
+           "connections opened, measured 1 s after the last one was registered (router: "
+           "ID received; Redis: SUBSCRIBE confirmed; NATS: SUB + PING/PONG). Each "
+           "repetition starts fresh server processes and runs this first.\n"]
+    rows = []
+    for shp in shapes:
+        for label in cases.labels:
+            if not cases.runs("idle", shp, label):
+                continue
+            mine = cases.median("idle", shp, label, per_conn)
+            cells = [shape_text(shp), label, fmt(mine),
+                     fmt(cases.median("idle", shp, label, lambda r: r["idle"]["rss_after_bytes"] / 2**20), 1),
+                     fmt(cases.median("idle", shp, label, lambda r: r["idle"]["open_s"]), 2)]
+            if label.startswith("router"):
+                cells.append(f"{ratio(mine, cases.median('idle', shp, 'redis', per_conn))} / "
+                             f"{ratio(mine, cases.median('idle', shp, 'nats', per_conn))}")
+            else:
+                cells.append("")
+            cells.append(runs_cell(cases, "idle", shp, label))
+            rows.append(cells)
+    out.append(table(["case", "backend", "bytes per connection", "server RSS after (MiB)",
+                      "open time (s)", "router vs Redis / NATS", "runs"], rows))
+    return "\n".join(out) + "\n"
+
+
+def slow_section(cases):
+    shapes = cases.shapes("slow")
+    if not shapes:
+        return ""
+    out = ["## Slow consumer\n\n`slow` runs the same pairs as `pairs` plus one client "
+           "that subscribes and never reads, flooded by one more sender with 16 KiB "
+           "messages. *Retained* is the pairs' msg/s with the stalled client divided by "
+           "msg/s without it (the `pairs` case of the same shape); peak RSS is the "
+           "server's highest VmRSS sampled every 50 ms during the slow run.\n"]
+    rows = []
+    tput = throughput("msgs_per_s")
+    for shp in shapes:
+        base_shape = tuple((k, v) for k, v in shp if k != "flood_size")
+        for label in cases.labels:
+            if not cases.runs("slow", shp, label):
+                continue
+            with_slow = cases.median("slow", shp, label, tput)
+            without = cases.median("pairs", base_shape, label, tput)
+            peak = cases.median("slow", shp, label, lambda r: r["server"]["rss_peak_bytes"] / 2**20)
+            flood = cases.median("slow", shp, label, lambda r: r["flood_bytes"] / 1e6)
+            retained = None if with_slow is None or not without else 100 * with_slow / without
+            cells = [shape_text(shp), label, fmt(without), fmt(with_slow), fmt(retained, 1),
+                     fmt(peak, 1), fmt(flood, 1)]
+            if label.startswith("router"):
+                ref = lambda other, g: cases.median("slow", shp, other, g)
+                peak_of = lambda r: r["server"]["rss_peak_bytes"]
+                cells.append(f"{ratio(with_slow, ref('redis', tput))} / {ratio(with_slow, ref('nats', tput))}")
+                mine_peak = cases.median("slow", shp, label, peak_of)
+                cells.append(f"{ratio(mine_peak, ref('redis', peak_of))} / {ratio(mine_peak, ref('nats', peak_of))}")
+            else:
+                cells += ["", ""]
+            cells.append(runs_cell(cases, "slow", shp, label))
+            rows.append(cells)
+    out.append(table(["case", "backend", "msg/s without", "msg/s with stalled client",
+                      "retained %", "peak RSS (MiB)", "flood accepted (MB)",
+                      "router msg/s vs Redis / NATS", "router peak RSS vs Redis / NATS",
+                      "runs"], rows))
+    return "\n".join(out) + "\n"
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("results")
+    parser.add_argument("--command", required=True)
+    parser.add_argument("--setting", required=True)
+    parser.add_argument("--fact", action="append", default=[],
+                        help="one more bullet for the header (server versions)")
+    parser.add_argument("--load-before", help="/proc/loadavg's first three fields")
+    parser.add_argument("--load-after", help="/proc/loadavg's first three fields")
+    args = parser.parse_args()
+    cases = Cases(load(args.results))
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print("# Benchmarks: router vs Redis pub/sub vs NATS\n")
+    print(f"- command: `{args.command.strip()}`")
+    print(f"- machine: {machine()}; the load generator shares it with the server")
+    print(f"- date: {now}")
+    print(f"- settings: {args.setting}")
+    for fact in args.fact:
+        print(f"- {fact}")
+    if args.load_before and args.load_after:
+        print(f"- load average (1, 5, 15 min) before: {args.load_before}, "
+              f"after: {args.load_after}")
+        busiest = max(float(args.load_before.split()[0]), float(args.load_after.split()[0]))
+        if busiest > (os.cpu_count() or 1) / 2:
+            print(f"\n**Warning: the machine was busy with other work (load average up to "
+                  f"{busiest:.1f} on {os.cpu_count()} CPUs), which competes with both the "
+                  "servers and the load generator. Absolute figures are low and noisy; "
+                  "rerun on a quiet machine before drawing conclusions.**")
+    print("\nAll traffic is on 127.0.0.1. `direct` has no server: sender and receiver "
+          "share one loopback TCP connection, the kernel's cost of one hop. Medians over "
+          "repetitions of fault-free runs; a FLAGGED run counted verification faults "
+          "(lost, reordered, corrupt or misrouted messages) and is left out of the "
+          "medians. Latency comes from a send timestamp carried in every payload. Redis "
+          "and NATS are driven through their maintained Rust clients (`redis`, "
+          "`async-nats`), whose own work runs in the load generator on the same cores, "
+          "so msg/s compares whole client + server systems; *msg per server CPU-s* "
+          "isolates each server's efficiency.\n")
+    print(message_section(cases, "pairs", "Pairs (streaming)",
+                          "P sender → receiver pairs, each with at most W = 128 messages "
+                          "in flight; S = payload bytes. msg/s and MB/s are delivered "
+                          "payloads over the measurement window."))
+    print(message_section(cases, "pingpong", "Ping-pong (round trips)",
+                          "P pairs, one message in flight per pair; msg/s counts round "
+                          "trips and latency is the round-trip time."))
+    print(message_section(cases, "fanin", "Fan-in", "N senders to one receiver."))
+    print(idle_section(cases))
+    print(slow_section(cases))
+
+
+if __name__ == "__main__":
+    main()

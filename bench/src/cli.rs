@@ -1,0 +1,181 @@
+//! Command-line flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::backends::BackendKind;
+use crate::error::BenchError;
+use crate::workloads::Phases;
+
+/// Load generator for the router, Redis pub/sub, NATS and a serverless baseline.
+/// Every message is verified (whole, in order, uncorrupted); faults are reported,
+/// and a run with faults exits with status 3.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", version)]
+pub(crate) struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub(crate) workload: Workload,
+    /// Flags shared by every workload.
+    #[command(flatten)]
+    pub(crate) common: Common,
+}
+
+/// Flags shared by every workload.
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    /// The system under test.
+    #[arg(long, value_enum, default_value = "router", global = true)]
+    pub(crate) backend: BackendKind,
+    /// The server's address; loopback only (ignored by `direct`).
+    #[arg(long, default_value = "127.0.0.1:7000", global = true)]
+    pub(crate) addr: SocketAddr,
+    /// Tag for the output, e.g. the router's driver (defaults to the backend name).
+    #[arg(long, global = true)]
+    pub(crate) label: Option<String>,
+    /// Measurement window, seconds.
+    #[arg(long, default_value_t = 5.0, global = true)]
+    pub(crate) duration: f64,
+    /// Warm-up before measuring, seconds.
+    #[arg(long, default_value_t = 1.0, global = true)]
+    pub(crate) warmup: f64,
+    /// How long after the window receivers wait for messages in flight, seconds;
+    /// whatever has not arrived by then counts as lost.
+    #[arg(long, default_value_t = 5.0, global = true)]
+    pub(crate) grace: f64,
+    /// PID of the server, to report its CPU time and memory from /proc.
+    #[arg(long, global = true)]
+    pub(crate) server_pid: Option<u32>,
+    /// Output: JSON line on stdout, text line on stderr, or both.
+    #[arg(long, value_enum, default_value = "both", global = true)]
+    pub(crate) format: Format,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// JSON on stdout and text on stderr.
+    Both,
+    /// JSON on stdout only.
+    Json,
+    /// Text on stdout only.
+    Table,
+}
+
+/// The workloads.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Workload {
+    /// P pairs, each sender streaming to its partner with a bounded window.
+    Pairs(StreamArgs),
+    /// P pairs doing one round trip at a time.
+    Pingpong {
+        /// Number of pairs.
+        #[arg(long, short = 'p', default_value_t = 1)]
+        pairs: u32,
+        /// Payload bytes per message (at least 25).
+        #[arg(long, short = 's', default_value_t = 64)]
+        size: usize,
+    },
+    /// Many senders to one receiver.
+    Fanin {
+        /// Number of senders.
+        #[arg(long, short = 'n', default_value_t = 16)]
+        senders: u32,
+        /// Payload bytes per message (at least 25).
+        #[arg(long, short = 's', default_value_t = 64)]
+        size: usize,
+        /// Most messages in flight per sender.
+        #[arg(long, short = 'w', default_value_t = 128)]
+        window: u64,
+    },
+    /// Open N connections, report the server's memory, hold them.
+    Idle {
+        /// Connections to open.
+        #[arg(long, short = 'c', default_value_t = 10_000)]
+        connections: u32,
+        /// Seconds to hold them after reporting.
+        #[arg(long, default_value_t = 0.0)]
+        hold: f64,
+        /// Connection attempts in flight at once.
+        #[arg(long, default_value_t = 128)]
+        concurrency: usize,
+    },
+    /// `pairs` plus one subscriber that never reads, flooded by one sender.
+    Slow {
+        /// The well-behaved pairs.
+        #[command(flatten)]
+        stream: StreamArgs,
+        /// Payload bytes per flood message.
+        #[arg(long, default_value_t = 16 * 1024)]
+        flood_size: usize,
+    },
+}
+
+/// Flags of a windowed streaming workload.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct StreamArgs {
+    /// Number of pairs.
+    #[arg(long, short = 'p', default_value_t = 1)]
+    pub(crate) pairs: u32,
+    /// Payload bytes per message (at least 25).
+    #[arg(long, short = 's', default_value_t = 64)]
+    pub(crate) size: usize,
+    /// Most messages in flight per sender.
+    #[arg(long, short = 'w', default_value_t = 128)]
+    pub(crate) window: u64,
+}
+
+/// Time allowed for opening connections before a run starts, seconds.
+const SETUP_LIMIT_SECS: f64 = 120.0;
+
+impl Cli {
+    /// An upper bound on the whole process, whatever the server does: connection
+    /// setup, the phases, draining and holding, with room to spare. Every wait inside
+    /// a run has its own deadline; this one also covers a server that accepts
+    /// connections and then never answers.
+    pub(crate) fn time_limit(&self) -> Duration {
+        let hold = match self.workload {
+            Workload::Idle { hold, .. } => hold,
+            _ => 0.0,
+        };
+        let c = &self.common;
+        let secs = SETUP_LIMIT_SECS
+            + c.warmup.max(0.0)
+            + c.duration.max(0.0)
+            + 2.0 * c.grace.max(0.0)
+            + hold.max(0.0);
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    }
+}
+
+impl Common {
+    /// The phases, validated.
+    pub(crate) fn phases(&self) -> Result<Phases, BenchError> {
+        let seconds = |name: &str, value: f64| {
+            Duration::try_from_secs_f64(value)
+                .map_err(|_| BenchError::Usage(format!("--{name} must be a non-negative number")))
+        };
+        let phases = Phases {
+            warmup: seconds("warmup", self.warmup)?,
+            duration: seconds("duration", self.duration)?,
+            grace: seconds("grace", self.grace)?,
+        };
+        if phases.duration.is_zero() {
+            return Err(BenchError::Usage("--duration must be positive".into()));
+        }
+        Ok(phases)
+    }
+
+    /// The server address, refused unless it is on this machine's loopback.
+    pub(crate) fn loopback_addr(&self) -> Result<String, BenchError> {
+        if !self.addr.ip().is_loopback() {
+            return Err(BenchError::Usage(format!(
+                "--addr {} is not a loopback address: the load generator only targets this machine",
+                self.addr
+            )));
+        }
+        Ok(self.addr.to_string())
+    }
+}
