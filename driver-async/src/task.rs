@@ -1,6 +1,7 @@
 //! The one task that owns the router and every socket.
 
 use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -39,8 +40,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub enum Wakeup<S> {
     /// The application asked for a graceful shutdown.
     Shutdown,
-    /// The listener accepted a connection, or failed to.
-    Accepted(io::Result<S>),
+    /// The listener accepted a connection from a peer, or failed to.
+    Accepted(io::Result<(S, SocketAddr)>),
     /// Connections became ready: [`RouterTask::poll_ready`] returned `Ready`.
     Ready,
     /// The instant of [`RouterTask::next_wakeup`] came, or a timer says so.
@@ -66,6 +67,9 @@ pub struct RouterTask<S> {
 #[derive(Debug)]
 struct Connection<S> {
     socket: S,
+    /// Kept for the close log line: once the client has reset, the socket
+    /// no longer knows it.
+    peer: SocketAddr,
     /// Queues this connection for service when the runtime wakes it.
     waker: Waker,
     /// The last write returned `WouldBlock`; writability clears it.
@@ -138,7 +142,7 @@ impl<S: Socket> RouterTask<S> {
                 self.router.shutdown(now);
                 self.flush(now);
             }
-            Wakeup::Accepted(Ok(socket)) => self.accept(socket, now),
+            Wakeup::Accepted(Ok((socket, peer))) => self.accept(socket, peer, now),
             Wakeup::Accepted(Err(error)) => self.accept_failed(&error, now),
             Wakeup::Ready => self.service_ready(now),
             Wakeup::Timer => {}
@@ -154,19 +158,27 @@ impl<S: Socket> RouterTask<S> {
         }
     }
 
+    /// The router's counters now: for a stats observer, called after each
+    /// [`handle`](Self::handle).
+    pub fn stats(&self) -> &Stats {
+        self.router.stats()
+    }
+
     /// The router's final counters.
     pub fn into_stats(self) -> Stats {
         self.router.stats().clone()
     }
 
-    fn accept(&mut self, socket: S, now: Instant) {
+    fn accept(&mut self, socket: S, peer: SocketAddr, now: Instant) {
         match self.router.handle_accept(now) {
             Ok(conn) => {
+                debug!(conn = conn.id(), %peer, "connected");
                 let waker = self.ready.waker(conn);
                 // Serviced on the next turn: its first read registers interest.
                 waker.wake_by_ref();
                 let connection = Connection {
                     socket,
+                    peer,
                     waker,
                     write_blocked: false,
                 };
@@ -174,7 +186,7 @@ impl<S: Socket> RouterTask<S> {
                 self.flush(now);
             }
             // Dropping the socket closes it without a byte written.
-            Err(refused) => debug!(%refused, "connection refused"),
+            Err(refused) => debug!(%peer, %refused, "refused"),
         }
     }
 
@@ -300,7 +312,9 @@ impl<S: Socket> RouterTask<S> {
         match event {
             Event::Close(conn) => {
                 // Dropping the socket closes it; the runtime forgets its waker.
-                self.connections.remove(&conn);
+                if let Some(c) = self.connections.remove(&conn) {
+                    debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+                }
             }
             Event::ResumeReading(conn) => {
                 // Bytes may wait in the kernel with no new readiness to come:
@@ -315,7 +329,7 @@ impl<S: Socket> RouterTask<S> {
     }
 
     fn reset(&mut self, conn: ConnHandle, error: &io::Error, now: Instant) {
-        debug!(%conn, %error, "connection failed");
+        debug!(conn = conn.id(), %error, "connection failed");
         self.router.handle_reset(conn, now);
     }
 }
