@@ -5,7 +5,7 @@
 //! runtime's idiom, for a [`Wakeup`] (shutdown asked, connection accepted,
 //! sockets ready, timer due) and hands it to a [`RouterTask`], which does the
 //! rest the same way for both. The runtime's TCP stream enters through the
-//! four methods of [`Socket`].
+//! three methods of [`Socket`].
 //!
 //! # One owner, no races
 //!
@@ -33,10 +33,11 @@
 //! # A connection's service
 //!
 //! When a connection is serviced, it first checks writability if its last
-//! write would have blocked, then reads: it tries the read first and polls for
-//! readiness only after `WouldBlock`, the pattern of async-io's `read_with`
-//! (tokio's `try_read` answers `WouldBlock` without a system call when it
-//! knows the socket is not ready). A connection the router has paused
+//! write would have blocked, then reads with [`Socket::poll_read`] until it
+//! says `Pending`, which registers the connection's waker for its next bytes.
+//! A read that leaves the buffer part-empty has drained the socket, which
+//! each runtime's `poll_read` uses to skip the `recv` that would only say
+//! `WouldBlock`. A connection the router has paused
 //! (`wants_read` false) is not read, so nothing is armed for it; on
 //! `ResumeReading` it is queued to be read at once, since its bytes may
 //! already wait with no new readiness to come.

@@ -248,21 +248,17 @@ impl<S: Socket> RouterTask<S> {
             if !self.router.wants_read(conn) {
                 return; // Paused, at EOF or closed: nothing is armed for reading.
             }
-            let Some(c) = self.connections.get(&conn) else {
+            let Some(c) = self.connections.get_mut(&conn) else {
                 return;
             };
-            match c.socket.try_read(&mut self.scratch) {
-                Ok(0) => self.router.handle_eof(conn, now),
-                Ok(n) => self.router.handle_input(conn, &self.scratch[..n], now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match c.socket.poll_read_ready(&mut Context::from_waker(&c.waker)) {
-                        Poll::Pending => return,
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(error)) => self.reset(conn, &error, now),
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => self.reset(conn, &error, now),
+            let mut cx = Context::from_waker(&c.waker);
+            match c.socket.poll_read(&mut cx, &mut self.scratch) {
+                // Drained, and the waker is registered for the next bytes.
+                Poll::Pending => return,
+                Poll::Ready(Ok(0)) => self.router.handle_eof(conn, now),
+                Poll::Ready(Ok(n)) => self.router.handle_input(conn, &self.scratch[..n], now),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Poll::Ready(Err(error)) => self.reset(conn, &error, now),
             }
             self.flush(now);
         }

@@ -61,6 +61,9 @@ struct Connection {
     peer: SocketAddr,
     /// Listed in `read_queue`, so that it is listed once.
     in_read_queue: bool,
+    /// The poller has reported the peer's FIN or an error: read until `0`,
+    /// the error, or `WouldBlock`, since no further edge will announce them.
+    read_closed: bool,
 }
 
 #[derive(Debug)]
@@ -78,7 +81,8 @@ pub(crate) struct EventLoop {
     connections: FxHashMap<ConnHandle, Connection>,
     /// Connections that may have bytes to read: readiness reported, reading
     /// resumed, or the read budget spent. Edge-triggered readiness does not
-    /// repeat, so whoever is listed here is read until `WouldBlock`.
+    /// repeat, so whoever is listed here is read until it is drained: a
+    /// read that leaves the buffer part-empty, or `WouldBlock`.
     read_queue: VecDeque<ConnHandle>,
     scratch: Box<[u8]>,
     shutdown_requested: Arc<AtomicBool>,
@@ -181,7 +185,13 @@ impl EventLoop {
                 }
                 // An error is left for the read to report, after any bytes
                 // the client sent before it, which the router then delivers.
-                if readiness.is_readable() || readiness.is_read_closed() || readiness.is_error() {
+                let closed = readiness.is_read_closed() || readiness.is_error();
+                if closed {
+                    if let Some(c) = self.connections.get_mut(&conn) {
+                        c.read_closed = true;
+                    }
+                }
+                if readiness.is_readable() || closed {
                     self.queue_read(conn);
                 }
             }
@@ -214,7 +224,7 @@ impl EventLoop {
         }
     }
 
-    /// Reads `conn` until `WouldBlock`, EOF, an error, the router no longer
+    /// Reads `conn` until it is drained, EOF, an error, the router no longer
     /// wanting its bytes (paused, closing), or the end of its read budget.
     fn read_until_blocked(&mut self, conn: ConnHandle, now: Instant) -> ReadOutcome {
         for _ in 0..READS_PER_TURN {
@@ -226,7 +236,18 @@ impl EventLoop {
             };
             match c.stream.read(&mut self.scratch) {
                 Ok(0) => self.router.handle_eof(conn, now),
-                Ok(n) => self.router.handle_input(conn, &self.scratch[..n], now),
+                Ok(n) => {
+                    self.router.handle_input(conn, &self.scratch[..n], now);
+                    // A read that leaves the buffer part-empty has drained the
+                    // socket: with edge-triggered readiness, the next bytes
+                    // bring a new event, so the `recv` that would only say
+                    // `WouldBlock` is skipped (tokio does the same). Not so
+                    // after a FIN or an error, which no new event announces.
+                    if n < self.scratch.len() && !c.read_closed {
+                        self.drain_outputs(now);
+                        return ReadOutcome::Done;
+                    }
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     return ReadOutcome::Done;
                 }
@@ -294,6 +315,7 @@ impl EventLoop {
             stream,
             peer,
             in_read_queue: false,
+            read_closed: false,
         };
         self.connections.insert(conn, connection);
         if let Err(error) = registered {
@@ -369,7 +391,7 @@ impl EventLoop {
 /// Why reading a connection stopped for this turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadOutcome {
-    /// Nothing more to read for now: `WouldBlock`, EOF, an error, or the
+    /// Nothing more to read for now: drained, EOF, an error, or the
     /// router wants no more (paused, closing, closed).
     Done,
     /// The turn's budget ran out with bytes possibly left in the kernel.

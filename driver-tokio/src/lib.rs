@@ -8,8 +8,9 @@
 //! how the task waits (`tokio::select!` over the shutdown future, the
 //! listener, the ready connections and a `Sleep`), how it yields
 //! (`tokio::task::yield_now`, which also renews its cooperative budget), and
-//! how it reads and writes (`TcpStream::try_read`, `try_write_vectored`,
-//! `poll_read_ready`, `poll_write_ready`).
+//! how it reads and writes (`AsyncRead::poll_read`, which skips the `recv`
+//! that would say `WouldBlock` after a read that drained the socket;
+//! `try_write_vectored`, `poll_write_ready`).
 //!
 //! The runtime needs its IO and time drivers (`enable_all`); a current-thread
 //! runtime is enough, since the router is one task.
