@@ -242,6 +242,99 @@ def slow_section(cases):
     return "\n".join(out) + "\n"
 
 
+def find(cases, workload, **want):
+    """The shapes of `workload` whose parameters include `want`."""
+    return [s for s in cases.shapes(workload)
+            if all(dict(s).get(k) == v for k, v in want.items())]
+
+
+def quotient(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def verdict(value, bound, at_least=True):
+    if value is None:
+        return "not measured"
+    met = value >= bound if at_least else value <= bound
+    return "met" if met else "**missed**"
+
+
+# What a stalled client may cost the router, from README's memory bound with the
+# default limits: per connection at most 2 × max_frame_bytes + outbound_high_water.
+DEFAULT_BYTES_PER_CONNECTION = 3 * 2**20
+
+
+def targets_section(cases):
+    """Each target of the benchmark issue, checked against this run's medians."""
+    mio = "router-mio"
+    if mio not in cases.labels:
+        return ""
+    tput = throughput("msgs_per_s")
+    rows = []
+
+    def add(what, bound_text, bound, value, at_least=True, shown=None):
+        text = shown if shown is not None else ("—" if value is None else f"{value:.2f}×")
+        rows.append([what, bound_text, text, verdict(value, bound, at_least)])
+
+    def pairs_ratio(shp, label, other, getter=tput):
+        return quotient(cases.median("pairs", shp, label, getter),
+                        cases.median("pairs", shp, other, getter))
+
+    for shp in find(cases, "pairs", size=64):
+        if dict(shp)["pairs"] not in (16, 256):
+            continue
+        for other, bound in (("redis", 3), ("nats", 2), ("direct", 0.35)):
+            add(f"pairs {shape_text(shp)}: mio msg/s ÷ {other}", f"≥ {bound}×", bound,
+                pairs_ratio(shp, mio, other))
+    for shp in find(cases, "pairs", size=1024):
+        for other in ("redis", "nats"):
+            add(f"pairs {shape_text(shp)}: mio msg/s ÷ {other}", "≥ 1.5×", 1.5,
+                pairs_ratio(shp, mio, other))
+    for shp in find(cases, "pairs"):
+        add(f"pairs {shape_text(shp)}: mio msg per server CPU-s ÷ redis", "≥ 4×", 4,
+            pairs_ratio(shp, mio, "redis", per_cpu))
+    for shp in find(cases, "pingpong", pairs=64):
+        add(f"pingpong {shape_text(shp)}: mio round trips/s ÷ nats", "≥ 2×", 2,
+            quotient(cases.median("pingpong", shp, mio, tput),
+                     cases.median("pingpong", shp, "nats", tput)))
+        add(f"pingpong {shape_text(shp)}: mio p99 ÷ redis p99", "≤ 0.5×", 0.5,
+            quotient(cases.median("pingpong", shp, mio, latency("p99")),
+                     cases.median("pingpong", shp, "redis", latency("p99"))),
+            at_least=False)
+    per_conn = lambda run: run["idle"]["bytes_per_connection"]
+    for shp in find(cases, "idle"):
+        for label in cases.routers():
+            bound = 1024 if label == mio else 2048
+            value = cases.median("idle", shp, label, per_conn)
+            add(f"idle {shape_text(shp)}: {label} bytes per connection", f"≤ {bound}", bound,
+                value, at_least=False, shown=fmt(value))
+    for shp in find(cases, "slow"):
+        base = tuple((k, v) for k, v in shp if k != "flood_size")
+        connections = 2 * dict(shp)["pairs"] + 2
+        bound_mib = connections * DEFAULT_BYTES_PER_CONNECTION / 2**20
+        for label in cases.routers():
+            retained = quotient(cases.median("slow", shp, label, tput),
+                                cases.median("pairs", base, label, tput))
+            add(f"slow {shape_text(shp)}: {label} other pairs' msg/s retained", "≥ 95%", 0.95,
+                retained, shown=None if retained is None else f"{100 * retained:.1f}%")
+            peak = cases.median("slow", shp, label,
+                                lambda r: r["server"]["rss_peak_bytes"] / 2**20)
+            add(f"slow {shape_text(shp)}: {label} peak RSS (MiB)",
+                f"≤ {bound_mib:.0f}", bound_mib, peak, at_least=False, shown=fmt(peak, 1))
+    for label in cases.routers():
+        if label == mio:
+            continue
+        for shp in find(cases, "pairs"):
+            add(f"pairs {shape_text(shp)}: {label} msg/s ÷ mio", "≥ 0.8×", 0.8,
+                pairs_ratio(shp, label, mio))
+    out = ["## Targets\n\nThe benchmark issue's targets, checked against the medians "
+           "above. The slow consumer's memory bound is the README's per-connection "
+           "bound (2 × `max_frame_bytes` + `outbound_high_water`, 3 MiB with the "
+           "defaults) times the connections of the run.\n"]
+    out.append(table(["target", "bound", "this run", "verdict"], rows))
+    return "\n".join(out) + "\n"
+
+
 def machine():
     model = "unknown"
     try:
@@ -302,6 +395,7 @@ def main():
     print(message_section(cases, "fanin", "Fan-in", "N senders to one receiver."))
     print(idle_section(cases))
     print(slow_section(cases))
+    print(targets_section(cases))
 
 
 if __name__ == "__main__":
