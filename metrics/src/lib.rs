@@ -21,9 +21,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The metric families, one per field of `Stats`, are listed with their help
-//! text in the crate's `README-section.md` (and in [`StatsCollector`]'s
-//! source).
+//! The metric families, one per field of `Stats`, are listed with their
+//! meaning in the repository README's "Operating the router" section, and
+//! with their help text in [`StatsCollector`]'s source.
 
 mod cell;
 mod collector;
