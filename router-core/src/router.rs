@@ -201,6 +201,18 @@ impl Router {
     /// is normal: the rest stays queued. Call after every successful write, then
     /// drain the events (senders paused on this connection may resume) and
     /// transmits again.
+    ///
+    /// `written` is at least 1. A vectored write that returns `Ok(0)` for the
+    /// non-empty slices a transmit offers means the socket will take nothing
+    /// more ([`WriteZero`](std::io::ErrorKind::WriteZero)): report it with
+    /// [`handle_reset`](Self::handle_reset), as this project's drivers do.
+    /// `WouldBlock` is [`handle_write_blocked`](Self::handle_write_blocked),
+    /// never a write of 0. Given 0 anyway, the router records no progress and
+    /// stops offering `conn`, which `poll_transmit` took off its ready list,
+    /// until [`handle_writable`](Self::handle_writable) or a new frame for it:
+    /// its bytes wait with the write-stall clock running, so a driver that
+    /// reports 0 for a dead socket gets it closed as a slow consumer, after
+    /// `write_stall_timeout`, instead of at once.
     pub fn handle_written(&mut self, conn: ConnHandle, written: usize, now: Instant) {
         let id = conn.0;
         let Some(c) = self.conns.get_mut(&id) else {
