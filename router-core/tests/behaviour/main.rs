@@ -7,6 +7,7 @@
 
 mod support;
 
+mod accept;
 mod backpressure;
 mod ids;
 mod lifecycle;
