@@ -174,6 +174,8 @@ impl Router {
     ///   [`Stats::accept_errors`] and [`Stats::accept_pauses`], and logged as
     ///   a warning at most once per 10 s, with the number of failures since
     ///   the last one.
+    ///
+    /// It emits no event and no transmit: there is nothing to drain after it.
     pub fn handle_accept_error(&mut self, error: &io::Error, now: Instant) {
         match AcceptFailure::of(error) {
             AcceptFailure::None => {}
