@@ -1,6 +1,7 @@
 //! The one task that owns the router and every socket.
 
 use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -35,8 +36,8 @@ const SLICES_PER_WRITE: usize = 64;
 pub enum Wakeup<S> {
     /// The application asked for a graceful shutdown.
     Shutdown,
-    /// The listener accepted a connection, or failed to.
-    Accepted(io::Result<S>),
+    /// The listener accepted a connection from a peer, or failed to.
+    Accepted(io::Result<(S, SocketAddr)>),
     /// Connections became ready: [`RouterTask::poll_ready`] returned `Ready`.
     Ready,
     /// The instant of [`RouterTask::next_wakeup`] came, or a timer says so.
@@ -60,6 +61,9 @@ pub struct RouterTask<S> {
 #[derive(Debug)]
 struct Connection<S> {
     socket: S,
+    /// Kept for the close log line: once the client has reset, the socket
+    /// no longer knows it.
+    peer: SocketAddr,
     /// Queues this connection for service when the runtime wakes it.
     waker: Waker,
     /// The last write returned `WouldBlock`; writability clears it.
@@ -129,7 +133,7 @@ impl<S: Socket> RouterTask<S> {
                 self.router.shutdown(now);
                 self.flush(now);
             }
-            Wakeup::Accepted(Ok(socket)) => self.accept(socket, now),
+            Wakeup::Accepted(Ok((socket, peer))) => self.accept(socket, peer, now),
             Wakeup::Accepted(Err(error)) => self.router.handle_accept_error(&error, now),
             Wakeup::Ready => self.service_ready(now),
             Wakeup::Timer => {}
@@ -142,19 +146,27 @@ impl<S: Socket> RouterTask<S> {
         }
     }
 
+    /// The router's counters now: for a stats observer, called after each
+    /// [`handle`](Self::handle).
+    pub fn stats(&self) -> &Stats {
+        self.router.stats()
+    }
+
     /// The router's final counters.
     pub fn into_stats(self) -> Stats {
         self.router.stats().clone()
     }
 
-    fn accept(&mut self, socket: S, now: Instant) {
+    fn accept(&mut self, socket: S, peer: SocketAddr, now: Instant) {
         match self.router.handle_accept(now) {
             Ok(conn) => {
+                debug!(conn = conn.id(), %peer, "connected");
                 let waker = self.ready.waker(conn);
                 // Serviced on the next turn: its first read registers interest.
                 waker.wake_by_ref();
                 let connection = Connection {
                     socket,
+                    peer,
                     waker,
                     write_blocked: false,
                 };
@@ -162,7 +174,7 @@ impl<S: Socket> RouterTask<S> {
                 self.flush(now);
             }
             // Dropping the socket closes it without a byte written.
-            Err(refused) => debug!(%refused, "connection refused"),
+            Err(refused) => debug!(%peer, %refused, "refused"),
         }
     }
 
@@ -271,7 +283,9 @@ impl<S: Socket> RouterTask<S> {
         match event {
             Event::Close(conn) => {
                 // Dropping the socket closes it; the runtime forgets its waker.
-                self.connections.remove(&conn);
+                if let Some(c) = self.connections.remove(&conn) {
+                    debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+                }
             }
             Event::ResumeReading(conn) => {
                 // Bytes may wait in the kernel with no new readiness to come:
@@ -286,7 +300,7 @@ impl<S: Socket> RouterTask<S> {
     }
 
     fn reset(&mut self, conn: ConnHandle, error: &io::Error, now: Instant) {
-        debug!(%conn, %error, "connection failed");
+        debug!(conn = conn.id(), %error, "connection failed");
         self.router.handle_reset(conn, now);
     }
 }

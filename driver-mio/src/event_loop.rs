@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use rustc_hash::FxHashMap;
 use tracing::{debug, warn};
 
 use crate::send::send_vectored;
+use crate::stats_observer::StatsObserver;
 
 /// The listener's token, above every client ID so that the two never meet.
 pub(crate) const LISTENER: Token = Token(usize::MAX);
@@ -53,6 +55,9 @@ const SLICES_PER_WRITE: usize = 64;
 #[derive(Debug)]
 struct Connection {
     stream: TcpStream,
+    /// Kept for the close log line: once the client has reset, the socket
+    /// no longer knows it.
+    peer: SocketAddr,
     /// Listed in `read_queue`, so that it is listed once.
     in_read_queue: bool,
 }
@@ -76,6 +81,7 @@ pub(crate) struct EventLoop {
     scratch: Box<[u8]>,
     shutdown_requested: Arc<AtomicBool>,
     drained: bool,
+    stats_observer: Option<StatsObserver>,
 }
 
 impl EventLoop {
@@ -95,7 +101,12 @@ impl EventLoop {
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
             shutdown_requested,
             drained: false,
+            stats_observer: None,
         }
+    }
+
+    pub(crate) fn observe_stats(&mut self, observer: StatsObserver) {
+        self.stats_observer = Some(observer);
     }
 
     /// Runs until the router reports [`Event::Drained`] after a shutdown.
@@ -123,6 +134,9 @@ impl EventLoop {
             if self.router.poll_timeout().is_some_and(|at| at <= now) {
                 self.router.handle_timeout(now);
                 self.drain_outputs(now);
+            }
+            if let Some(observer) = &mut self.stats_observer {
+                observer.observe(self.router.stats());
             }
             if self.drained {
                 return Ok(self.router.stats().clone());
@@ -209,7 +223,7 @@ impl EventLoop {
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => {
-                    debug!(%conn, %error, "read failed");
+                    debug!(conn = conn.id(), %error, "read failed");
                     self.router.handle_reset(conn, now);
                 }
             }
@@ -229,7 +243,7 @@ impl EventLoop {
                 return;
             };
             match listener.accept() {
-                Ok((stream, _peer)) => self.admit(stream, now),
+                Ok((stream, peer)) => self.admit(stream, peer, now),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.listener_ready = false;
                     return;
@@ -247,14 +261,16 @@ impl EventLoop {
     }
 
     /// Hands a new socket to the router, which sends it its ID or refuses it.
-    fn admit(&mut self, mut stream: TcpStream, now: Instant) {
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
         let Ok(conn) = self.router.handle_accept(now) else {
+            debug!(%peer, "refused");
             return; // Refused: dropping the socket closes it unwritten.
         };
+        debug!(conn = conn.id(), %peer, "connected");
         // The router coalesces what it writes; Nagle's algorithm would only
         // hold a small frame back waiting for an ACK.
         if let Err(error) = stream.set_nodelay(true) {
-            debug!(%conn, %error, "could not set TCP_NODELAY");
+            debug!(conn = conn.id(), %error, "could not set TCP_NODELAY");
         }
         // Registration reports readiness the socket already has, so bytes the
         // client sent before this are not missed.
@@ -265,11 +281,12 @@ impl EventLoop {
         );
         let connection = Connection {
             stream,
+            peer,
             in_read_queue: false,
         };
         self.connections.insert(conn, connection);
         if let Err(error) = registered {
-            warn!(%conn, %error, "could not register a connection with the poller");
+            warn!(conn = conn.id(), %error, "could not register a connection with the poller");
             self.router.handle_reset(conn, now);
         }
         self.drain_outputs(now);
@@ -311,7 +328,7 @@ impl EventLoop {
                     self.router.handle_write_blocked(conn);
                 }
                 Err(error) => {
-                    debug!(%conn, %error, "write failed");
+                    debug!(conn = conn.id(), %error, "write failed");
                     self.router.handle_reset(conn, now);
                 }
             }
@@ -329,7 +346,9 @@ impl EventLoop {
             // Dropping the socket closes it, which also removes it from the
             // poller; a readiness event already taken for it finds no socket.
             Event::Close(conn) => {
-                self.connections.remove(&conn);
+                if let Some(c) = self.connections.remove(&conn) {
+                    debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+                }
             }
             Event::Drained => self.drained = true,
         }

@@ -31,6 +31,12 @@
 //! - **Time**: the loop sleeps until [`Router::poll_timeout`] at the latest,
 //!   and calls [`Router::handle_timeout`] once its own clock says the
 //!   deadline has passed.
+//! - **Observing**: an optional stats observer
+//!   ([`Server::with_stats_observer`]) is handed the router's counters once
+//!   per turn, never per frame; an exporter copies them there.
+//! - **Logs**: at debug, each connection's `conn` ID with its `peer` address
+//!   when it connects and when it is closed, to join with the router's own
+//!   lines (`conn`, `cause`); nothing per frame above trace.
 //! - **Running out of descriptors**: an `accept` failing with `EMFILE` or
 //!   `ENFILE` pauses accepting for [`Config::accept_pause`] (100 ms by
 //!   default), with one warning per 10 s, while open connections keep being
@@ -56,6 +62,7 @@ mod event_loop;
 mod listener;
 mod send;
 mod server;
+mod stats_observer;
 
 pub use listener::{LISTEN_BACKLOG, listen};
 pub use router_core::{Config, Stats};

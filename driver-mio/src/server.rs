@@ -12,6 +12,7 @@ use tracing::warn;
 
 use crate::event_loop::{EventLoop, LISTENER, WAKER};
 use crate::listener::listen;
+use crate::stats_observer::StatsObserver;
 
 /// A router listening on a TCP address, ready to [`run`](Self::run) on the
 /// calling thread.
@@ -51,6 +52,16 @@ impl Server {
     /// The address it listens on, with the port the OS chose if bound to port 0.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Calls `observer` with the router's counters once per turn of the event
+    /// loop, after the turn's work (so never per frame), the last time with
+    /// the final counters once drained. For exporters: `observer` runs on the
+    /// loop's thread, so it should only copy what it needs and return, as
+    /// `router_metrics::StatsCell::publisher` does.
+    pub fn with_stats_observer(mut self, observer: impl FnMut(&Stats) + Send + 'static) -> Server {
+        self.event_loop.observe_stats(StatsObserver::new(observer));
+        self
     }
 
     /// A handle that stops this server from any thread, before or while it runs.

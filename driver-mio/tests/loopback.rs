@@ -274,3 +274,41 @@ fn the_shutdown_handle_can_be_shared_across_threads() {
     fn shareable<T: Clone + Send + Sync + 'static>() {}
     shareable::<ShutdownHandle>();
 }
+
+#[test]
+fn the_stats_observer_follows_the_counters_and_sees_the_final_ones_last() {
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), Config::default()).unwrap();
+    let addr = server.local_addr();
+    let shutdown = server.shutdown_handle();
+    let (observed, observations) = mpsc::channel();
+    let server = server.with_stats_observer(move |stats: &Stats| {
+        let _ = observed.send(stats.clone());
+    });
+    let thread = thread::spawn(move || server.run());
+
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut id = [0; 4];
+    client.read_exact(&mut id).unwrap();
+    // The turn that accepted the client ends with a call that counts it.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let stats = observations
+            .recv_timeout(remaining)
+            .expect("an observation");
+        if stats.connections_accepted == 1 {
+            assert_eq!(stats.connections_open, 1);
+            break;
+        }
+    }
+
+    shutdown.shutdown();
+    let stats = thread.join().unwrap().unwrap();
+    let last = observations
+        .try_iter()
+        .last()
+        .expect("calls during the drain");
+    assert_eq!(last, stats);
+    assert_eq!(last.closed(CloseCause::Shutdown), 1);
+}

@@ -72,6 +72,20 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Stats> {
+    serve_with_stats_observer(listener, config, shutdown, |_| {}).await
+}
+
+/// As [`serve`], handing the router's counters to `observer` after every turn
+/// of the loop, for example to publish them to a metrics endpoint
+/// (`router_metrics::StatsCell::publisher`). A turn already costs at least one
+/// system call, and the observer is never called per frame; it runs on the
+/// router's task, so it must be quick and must not block.
+pub async fn serve_with_stats_observer(
+    listener: Async<TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    mut observer: impl FnMut(&Stats),
+) -> io::Result<Stats> {
     let mut task = RouterTask::new(config)?;
     let mut shutdown = pin!(shutdown);
     let mut timer = Timer::never();
@@ -94,7 +108,7 @@ pub async fn serve(
                 }),
                 only_if(task.is_accepting(), async {
                     let accepted = listener.accept().await;
-                    Wakeup::Accepted(accepted.map(|(stream, _peer)| SmolSocket::new(stream)))
+                    Wakeup::Accepted(accepted.map(|(stream, peer)| (SmolSocket::new(stream), peer)))
                 }),
             ),
             future::race(
@@ -110,6 +124,7 @@ pub async fn serve(
         )
         .await;
         task.handle(wakeup, Instant::now());
+        observer(task.stats());
         if task.has_backlog() {
             future::yield_now().await;
         }

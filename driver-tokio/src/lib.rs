@@ -69,6 +69,20 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Stats> {
+    serve_with_stats_observer(listener, config, shutdown, |_| {}).await
+}
+
+/// As [`serve`], handing the router's counters to `observer` after every turn
+/// of the loop, for example to publish them to a metrics endpoint
+/// (`router_metrics::StatsCell::publisher`). A turn already costs at least one
+/// system call, and the observer is never called per frame; it runs on the
+/// router's task, so it must be quick and must not block.
+pub async fn serve_with_stats_observer(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    mut observer: impl FnMut(&Stats),
+) -> io::Result<Stats> {
     let mut task = RouterTask::new(config)?;
     let mut shutdown = pin!(shutdown);
     // Armed before each wait that has a deadline.
@@ -81,12 +95,13 @@ pub async fn serve(
         let wakeup = tokio::select! {
             () = &mut shutdown, if !task.is_shutting_down() => Wakeup::Shutdown,
             accepted = listener.accept(), if task.is_accepting() => {
-                Wakeup::Accepted(accepted.map(|(stream, _peer)| TokioSocket::new(stream)))
+                Wakeup::Accepted(accepted.map(|(stream, peer)| (TokioSocket::new(stream), peer)))
             }
             () = poll_fn(|cx| task.poll_ready(cx)) => Wakeup::Ready,
             () = &mut timer, if deadline.is_some() => Wakeup::Timer,
         };
         task.handle(wakeup, Instant::now());
+        observer(task.stats());
         if task.has_backlog() {
             tokio::task::yield_now().await;
         }

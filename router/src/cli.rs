@@ -13,7 +13,7 @@ use router_core::{Config, ConfigError, OverflowPolicy};
 ///
 /// SIGINT or SIGTERM stops accepting, flushes what is queued for up to
 /// --drain-timeout, and exits 0. Logs go to stderr; set their level with
-/// RUST_LOG (default: info).
+/// RUST_LOG (default: info; debug adds a line per connection and close).
 #[derive(Debug, Parser)]
 #[command(version)]
 pub(crate) struct Cli {
@@ -24,6 +24,16 @@ pub(crate) struct Cli {
     /// Event loop to run the router on.
     #[arg(long, value_enum, default_value_t = Driver::Mio)]
     pub(crate) driver: Driver,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (port 0: any free
+    /// port, logged at start). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_addr: Option<SocketAddr>,
+
+    /// Log lines as human-readable text, or as JSON objects (one per line,
+    /// fields at the top level) for a log shipper.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
 
     /// Largest payload a frame may carry; a longer frame closes its sender.
     /// Sizes take 1048576, 1024KiB or 1MiB (KB and MB are powers of 1000).
@@ -90,6 +100,15 @@ impl Driver {
             Driver::Smol => "smol",
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Text for people, in colour on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// [`OverflowPolicy`], as the command line spells it.
@@ -184,6 +203,8 @@ mod tests {
         let cli = parse(&[]).unwrap();
         assert_eq!(cli.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(cli.driver, Driver::Mio);
+        assert_eq!(cli.metrics_addr, None);
+        assert_eq!(cli.log_format, LogFormat::Text);
         assert_eq!(cli.config().unwrap(), Config::default());
     }
 
@@ -192,6 +213,8 @@ mod tests {
         let cli = parse(&[
             "--listen=0.0.0.0:9000",
             "--driver=tokio",
+            "--metrics-addr=127.0.0.1:9090",
+            "--log-format=json",
             "--max-frame-bytes=64KiB",
             "--outbound-high-water=2MiB",
             "--outbound-low-water=1000",
@@ -205,6 +228,8 @@ mod tests {
         .unwrap();
         assert_eq!(cli.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cli.driver, Driver::Tokio);
+        assert_eq!(cli.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
+        assert_eq!(cli.log_format, LogFormat::Json);
         let config = cli.config().unwrap();
         assert_eq!(
             config,
@@ -252,6 +277,8 @@ mod tests {
             &["--drain-timeout=forever"],
             &["--overflow-policy=block"],
             &["--driver=uring"],
+            &["--metrics-addr=9090"],
+            &["--log-format=xml"],
             &["--listen=localhost"],
             &["--max-connections=-1"],
         ] {

@@ -5,23 +5,29 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 use router_core::{CloseCause, Config, DropCause, OverflowPolicy, Stats};
+use router_metrics::METRICS_PATH;
 use tracing::info;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::Driver;
+use crate::cli::{Driver, LogFormat};
 
-/// Logs to stderr at the level `RUST_LOG` asks for (default info), in colour
-/// only on a terminal so that redirected logs stay plain text.
-pub(crate) fn init() {
+/// Logs to stderr at the level `RUST_LOG` asks for (default info). Text is in
+/// colour only on a terminal, so that redirected logs stay plain; JSON puts
+/// each event's fields (`conn`, `peer`, `cause`, …) at the top level of its
+/// object, beside `timestamp`, `level`, `target` and `message`, where log
+/// stores index them.
+pub(crate) fn init(format: LogFormat) {
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .from_env_lossy();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
 }
 
 /// The start line. Tests and scripts find the port in its `listening on ADDR`.
@@ -42,6 +48,12 @@ pub(crate) fn listening(addr: SocketAddr, driver: Driver, config: &Config) {
         accept_pause = ?config.accept_pause,
         "listening on {addr}"
     );
+}
+
+/// Where scrapes go. Not worded like the start line, which tests and
+/// scripts search for `listening on`.
+pub(crate) fn serving_metrics(addr: SocketAddr) {
+    info!("metrics at http://{addr}{METRICS_PATH}");
 }
 
 /// The shutdown line: the final counters, with drops and closes by cause.

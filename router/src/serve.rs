@@ -11,10 +11,18 @@ use tokio::sync::oneshot;
 use crate::cli::Driver;
 use crate::{logging, signals};
 
-/// Serves on `listen` with the mio driver until a signal's drain completes.
-pub(crate) fn with_mio(listen: SocketAddr, config: Config) -> io::Result<Stats> {
-    let server = driver_mio::Server::bind(listen, config.clone())
+/// Serves on `listen` with the mio driver until a signal's drain completes,
+/// handing the counters to `stats_observer`, if any, once per loop turn.
+pub(crate) fn with_mio(
+    listen: SocketAddr,
+    config: Config,
+    stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
+) -> io::Result<Stats> {
+    let mut server = driver_mio::Server::bind(listen, config.clone())
         .map_err(|error| cannot_listen(listen, error))?;
+    if let Some(observer) = stats_observer {
+        server = server.with_stats_observer(observer);
+    }
     let shutdown = server.shutdown_handle();
     // Before the start line, so that a signal sent as soon as it is read
     // drains rather than kills.
@@ -24,8 +32,13 @@ pub(crate) fn with_mio(listen: SocketAddr, config: Config) -> io::Result<Stats> 
 }
 
 /// Serves on `listen` with the tokio driver, on a current-thread runtime (the
-/// router is one task), until a signal's drain completes.
-pub(crate) fn with_tokio(listen: SocketAddr, config: Config) -> io::Result<Stats> {
+/// router is one task), until a signal's drain completes, handing the
+/// counters to `stats_observer`, if any, once per loop turn.
+pub(crate) fn with_tokio(
+    listen: SocketAddr,
+    config: Config,
+    stats_observer: Option<impl FnMut(&Stats)>,
+) -> io::Result<Stats> {
     let listener = bind(listen)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -34,17 +47,35 @@ pub(crate) fn with_tokio(listen: SocketAddr, config: Config) -> io::Result<Stats
     logging::listening(listener.local_addr()?, Driver::Tokio, &config);
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        driver_tokio::serve(listener, config, shutdown).await
+        let observer = optional(stats_observer);
+        driver_tokio::serve_with_stats_observer(listener, config, shutdown, observer).await
     })
 }
 
 /// Serves on `listen` with the smol driver, on this thread's `block_on`,
-/// until a signal's drain completes.
-pub(crate) fn with_smol(listen: SocketAddr, config: Config) -> io::Result<Stats> {
+/// until a signal's drain completes, handing the counters to
+/// `stats_observer`, if any, once per loop turn.
+pub(crate) fn with_smol(
+    listen: SocketAddr,
+    config: Config,
+    stats_observer: Option<impl FnMut(&Stats)>,
+) -> io::Result<Stats> {
     let listener = Async::new(bind(listen)?)?;
     let shutdown = drain_on_termination()?;
     logging::listening(listener.get_ref().local_addr()?, Driver::Smol, &config);
-    async_io::block_on(driver_smol::serve(listener, config, shutdown))
+    let observer = optional(stats_observer);
+    async_io::block_on(driver_smol::serve_with_stats_observer(
+        listener, config, shutdown, observer,
+    ))
+}
+
+/// An async driver's observer: `observer`'s calls, or nothing.
+fn optional(mut observer: Option<impl FnMut(&Stats)>) -> impl FnMut(&Stats) {
+    move |stats| {
+        if let Some(observer) = &mut observer {
+            observer(stats);
+        }
+    }
 }
 
 /// The same listening socket as the mio driver's (its backlog sized for

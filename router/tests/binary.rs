@@ -143,3 +143,120 @@ fn a_taken_address_exits_1() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_taken_metrics_address_exits_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = run_to_exit(&["--listen", "127.0.0.1:0", "--metrics-addr", &addr]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen for metrics scrapes on {addr}")),
+        "{stderr}"
+    );
+}
+
+/// A log line as JSON, failing the test if it is not an object.
+fn json_line(line: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(line) {
+        Ok(serde_json::Value::Object(object)) => object,
+        _ => panic!("not a JSON object: {line:?}"),
+    }
+}
+
+/// The body of `GET /metrics` from `addr`.
+fn scrape(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+    response
+}
+
+/// Scrapes until the exposition contains `sample`: the endpoint shows what
+/// the event loop last published, which may be a turn behind the client.
+fn scrape_until(addr: SocketAddr, sample: &str) {
+    let mut exposition = String::new();
+    for _ in 0..100 {
+        exposition = scrape(addr);
+        if exposition.contains(sample) {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no {sample:?} in {exposition}");
+}
+
+#[test]
+fn serves_metrics_and_logs_json_lines_on_mio() {
+    serves_metrics_and_logs_json_lines_with_conn_and_peer("mio");
+}
+
+#[test]
+fn serves_metrics_and_logs_json_lines_on_tokio() {
+    serves_metrics_and_logs_json_lines_with_conn_and_peer("tokio");
+}
+
+#[test]
+fn serves_metrics_and_logs_json_lines_on_smol() {
+    serves_metrics_and_logs_json_lines_with_conn_and_peer("smol");
+}
+
+/// The binary with `driver`, `--metrics-addr` and `--log-format json`: the
+/// endpoint counts a connection, and every log line is a JSON object, the
+/// connection's carrying its ID and peer address as fields.
+fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
+    let mut child = router()
+        .env("RUST_LOG", "debug")
+        .args(["--driver", driver])
+        .args(["--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"])
+        .args(["--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(&mut child);
+    let address_in = |line: &str, after: &str| -> SocketAddr {
+        let message = json_line(line)["message"].as_str().unwrap().to_owned();
+        let rest = message.split(after).nth(1).unwrap_or_default();
+        let addr = rest.split(['/', ' ']).next().unwrap_or_default();
+        addr.parse()
+            .unwrap_or_else(|_| panic!("no address in {message:?}"))
+    };
+    let (metrics_line, _) = wait_for_line(&lines, "metrics at http://");
+    let metrics_addr = address_in(&metrics_line, "metrics at http://");
+    let (start_line, _) = wait_for_line(&lines, "listening on ");
+    let addr = address_in(&start_line, "listening on ");
+    assert_eq!(json_line(&start_line)["max_connections"], 100_000);
+    assert!(scrape(metrics_addr).contains("\nrouter_connections_accepted_total 0\n"));
+
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client.read_exact(&mut [0; 4]).unwrap();
+    let (connected, _) = wait_for_line(&lines, "\"message\":\"connected\"");
+    let connected = json_line(&connected);
+    assert_eq!(connected["conn"], 0, "{connected:?}");
+    assert_eq!(
+        connected["peer"],
+        client.local_addr().unwrap().to_string(),
+        "{connected:?}"
+    );
+    scrape_until(metrics_addr, "\nrouter_connections_accepted_total 1\n");
+
+    send_sigterm(&child);
+    let (stop_line, before) = wait_for_line(&lines, "drained; exiting");
+    assert_eq!(json_line(&stop_line)["connections_accepted"], 1);
+    for line in before {
+        json_line(&line);
+    }
+    let status = wait_for_exit(child);
+    assert_eq!(status.code(), Some(0), "{status}");
+}

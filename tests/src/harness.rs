@@ -39,12 +39,29 @@ pub struct TestRouter {
     finished: oneshot::Receiver<io::Result<Stats>>,
 }
 
+/// A driver's stats observer, as [`start_observed`] takes it.
+type StatsObserver = Box<dyn FnMut(&Stats) + Send>;
+
 /// Binds `127.0.0.1:0` and runs `driver` with `config` on its own thread.
 pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
+    launch(driver, config, Box::new(|_| {}))
+}
+
+/// As [`start`], with `observer` installed as the driver's stats observer
+/// (called with the router's counters once per turn of its loop).
+pub fn start_observed(
+    driver: Driver,
+    config: Config,
+    observer: impl FnMut(&Stats) + Send + 'static,
+) -> io::Result<TestRouter> {
+    launch(driver, config, Box::new(observer))
+}
+
+fn launch(driver: Driver, config: Config, observer: StatsObserver) -> io::Result<TestRouter> {
     let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     match driver {
         Driver::Mio => {
-            let server = driver_mio::Server::bind(any_port, config)?;
+            let server = driver_mio::Server::bind(any_port, config)?.with_stats_observer(observer);
             let addr = server.local_addr();
             let handle = server.shutdown_handle();
             TestRouter::spawn(
@@ -64,7 +81,9 @@ pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
                     .build()?;
                 runtime.block_on(async {
                     let listener = tokio::net::TcpListener::from_std(listener)?;
-                    driver_tokio::serve(listener, config, stopped_by(stopped)).await
+                    let shutdown = stopped_by(stopped);
+                    driver_tokio::serve_with_stats_observer(listener, config, shutdown, observer)
+                        .await
                 })
             })
         }
@@ -73,7 +92,10 @@ pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
             let addr = listener.get_ref().local_addr()?;
             let (stop, stopped) = oneshot::channel::<()>();
             TestRouter::spawn(driver, addr, stop_with(stop), move || {
-                async_io::block_on(driver_smol::serve(listener, config, stopped_by(stopped)))
+                let shutdown = stopped_by(stopped);
+                async_io::block_on(driver_smol::serve_with_stats_observer(
+                    listener, config, shutdown, observer,
+                ))
             })
         }
     }

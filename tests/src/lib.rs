@@ -18,18 +18,20 @@
 //!
 //! # Adding a driver
 //!
-//! Add a variant to [`Driver`], its arm to [`start`] and [`Driver::name`], and
-//! its line to [`driver_tests!`].
+//! Add a variant to [`Driver`], its arm to [`start`] (with its stats
+//! observer) and [`Driver::name`], and its line to [`driver_tests!`].
 
 mod binary;
 mod client;
 mod harness;
 mod process;
+mod scrape;
 
 pub use binary::RouterProcess;
 pub use client::{Client, frame, is_reset};
-pub use harness::{PATIENCE, TestRouter, start, within};
+pub use harness::{PATIENCE, TestRouter, start, start_observed, within};
 pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
+pub use scrape::{Exposition, scrape, scrape_until};
 
 /// A driver of the router, as the suite runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,302 @@
+//! The router's [`Stats`] as Prometheus metric families.
+//!
+//! Every field of [`Stats`] maps to one family; drops and closes carry their
+//! cause as a `cause` label, with every cause listed from the start (at 0), so
+//! that `rate()` and alerts see a series before its first increment.
+
+use std::fmt;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+use router_core::{CloseCause, DropCause, Stats};
+
+use crate::StatsCell;
+
+/// A [`Collector`] that reads a [`StatsCell`] on each scrape, for a
+/// `prometheus_client` [`Registry`]: [`registry`] makes one holding only it,
+/// and an application with its own registry can register it there.
+#[derive(Debug, Clone)]
+pub struct StatsCollector {
+    cell: StatsCell,
+}
+
+impl StatsCollector {
+    /// Collects what is published to `cell`.
+    pub fn new(cell: StatsCell) -> Self {
+        StatsCollector { cell }
+    }
+}
+
+/// A registry holding the router's metrics and nothing else.
+pub fn registry(cell: StatsCell) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(StatsCollector::new(cell)));
+    registry
+}
+
+impl Collector for StatsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        encode_stats(&self.cell.snapshot(), &mut encoder)
+    }
+}
+
+const BYTES: Option<&Unit> = Some(&Unit::Bytes);
+
+/// Help for the families labelled by [`DropCause`]; names every cause.
+const DROP_CAUSES_HELP: &str = "unknown_destination (no live client holds the ID), \
+     no_route (the ID belongs to another shard or node), \
+     destination_full (above outbound_high_water under overflow_policy=drop), \
+     destination_closed (it closed before the frame was written), \
+     oversized (over max_frame_bytes: a protocol violation), \
+     sender_closed (the sender was closed before its held frames were routed), \
+     truncated (a partial frame cut off by its sender's EOF or close), \
+     shutdown (still unrouted when the drain stopped reading).";
+
+fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+    gauge(
+        encoder,
+        "router_connections_open",
+        "Connections open now: given an ID and not yet closed.",
+        None,
+        stats.connections_open,
+    )?;
+    counter(
+        encoder,
+        "router_connections_accepted",
+        "Connections accepted and given an ID.",
+        None,
+        stats.connections_accepted,
+    )?;
+    counter(
+        encoder,
+        "router_connections_refused",
+        "Connections closed at once without an ID: max_connections reached, or shutting down.",
+        None,
+        stats.connections_refused,
+    )?;
+    counter_by_cause(
+        encoder,
+        "router_connections_closed",
+        "Connections closed, by cause: eof (the client closed and its queue was flushed), \
+         reset (a read or write error), \
+         write_stall (a slow consumer: it accepted no bytes for write_stall_timeout), \
+         idle (nothing sent or queued for idle_timeout), \
+         protocol_violation (it sent a frame over max_frame_bytes), \
+         shutdown (closed by the drain).",
+        None,
+        CloseCause::ALL.map(|cause| (cause.name(), stats.closed(cause))),
+    )?;
+    counter(
+        encoder,
+        "router_frames_received",
+        "Whole frames decoded from clients, whatever became of them.",
+        None,
+        stats.received.frames,
+    )?;
+    counter(
+        encoder,
+        "router_received",
+        "Payload bytes, terminators included, of the frames in router_frames_received_total.",
+        BYTES,
+        stats.received.bytes,
+    )?;
+    counter(
+        encoder,
+        "router_frames_routed",
+        "Frames queued to their destination.",
+        None,
+        stats.routed.frames,
+    )?;
+    counter(
+        encoder,
+        "router_routed",
+        "Payload bytes, terminators included, of the frames in router_frames_routed_total.",
+        BYTES,
+        stats.routed.bytes,
+    )?;
+    counter_by_cause(
+        encoder,
+        "router_frames_dropped",
+        &format!("Frames not delivered, by cause: {DROP_CAUSES_HELP}"),
+        None,
+        DropCause::ALL.map(|cause| (cause.name(), stats.dropped(cause).frames)),
+    )?;
+    counter_by_cause(
+        encoder,
+        "router_dropped",
+        &format!(
+            "Payload bytes, terminators included, of the frames in \
+             router_frames_dropped_total, by cause: {DROP_CAUSES_HELP}"
+        ),
+        BYTES,
+        DropCause::ALL.map(|cause| (cause.name(), stats.dropped(cause).bytes)),
+    )?;
+    counter(
+        encoder,
+        "router_written",
+        "Bytes written to clients, their IDs included.",
+        BYTES,
+        stats.bytes_written,
+    )?;
+    gauge(
+        encoder,
+        "router_queued",
+        "Bytes queued to all clients now, waiting for them to read.",
+        BYTES,
+        stats.bytes_queued,
+    )?;
+    gauge(
+        encoder,
+        "router_senders_paused",
+        "Senders not being read now, waiting for a full destination to drain \
+         (overflow_policy=pause).",
+        None,
+        stats.senders_paused,
+    )?;
+    counter(
+        encoder,
+        "router_sender_pauses",
+        "Times a sender was paused behind a destination above outbound_high_water.",
+        None,
+        stats.sender_pauses,
+    )
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: u64,
+) -> fmt::Result {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: u64,
+) -> fmt::Result {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
+}
+
+fn counter_by_cause<const N: usize>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    values: [(&'static str, u64); N],
+) -> fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Counter)?;
+    for (cause, value) in values {
+        ConstCounter::new(value).encode(family.encode_family(&[("cause", cause)])?)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use prometheus_client::encoding::text;
+    use router_core::{Config, Router};
+
+    use super::*;
+
+    fn exposition(stats: &Stats) -> String {
+        let cell = StatsCell::new();
+        cell.publisher()(stats);
+        let mut text = String::new();
+        text::encode(&mut text, &registry(cell)).unwrap();
+        text
+    }
+
+    /// A router that accepted two clients, refused a third, routed one frame
+    /// and dropped one to an unknown destination.
+    fn busy_router() -> Router {
+        let now = Instant::now();
+        let mut router = Router::new(Config {
+            max_connections: 2,
+            ..Config::default()
+        })
+        .unwrap();
+        let a = router.handle_accept(now).unwrap();
+        let b = router.handle_accept(now).unwrap();
+        assert!(router.handle_accept(now).is_err());
+        let mut frames = b.id().to_be_bytes().to_vec();
+        frames.extend_from_slice(b"hi\0");
+        frames.extend_from_slice(&0xDEAD_BEEF_u32.to_be_bytes());
+        frames.extend_from_slice(b"lost\0");
+        router.handle_input(a, &frames, now);
+        router
+    }
+
+    #[test]
+    fn every_counter_is_exposed_with_its_value() {
+        let text = exposition(busy_router().stats());
+        for sample in [
+            "router_connections_open 2\n",
+            "router_connections_accepted_total 2\n",
+            "router_connections_refused_total 1\n",
+            "router_connections_closed_total{cause=\"eof\"} 0\n",
+            "router_frames_received_total 2\n",
+            "router_received_bytes_total 8\n",
+            "router_frames_routed_total 1\n",
+            "router_routed_bytes_total 3\n",
+            "router_frames_dropped_total{cause=\"unknown_destination\"} 1\n",
+            "router_frames_dropped_total{cause=\"destination_full\"} 0\n",
+            "router_dropped_bytes_total{cause=\"unknown_destination\"} 5\n",
+            // Two IDs of 4 bytes and one 3-byte frame, none written yet.
+            "router_queued_bytes 11\n",
+            "router_written_bytes_total 0\n",
+            "router_senders_paused 0\n",
+            "router_sender_pauses_total 0\n",
+        ] {
+            assert!(text.contains(sample), "no {sample:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn families_have_help_type_and_unit() {
+        let text = exposition(&Stats::default());
+        assert!(text.contains("# TYPE router_frames_routed counter\n"));
+        assert!(text.contains("# TYPE router_connections_open gauge\n"));
+        assert!(text.contains("# UNIT router_routed_bytes bytes\n"));
+        let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
+        assert_eq!((families, helps), (14, 14), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn every_cause_is_listed_and_explained() {
+        let text = exposition(&Stats::default());
+        let help = |family: &str| {
+            let prefix = format!("# HELP {family} ");
+            text.lines()
+                .find_map(|line| line.strip_prefix(prefix.as_str()))
+                .unwrap_or_else(|| panic!("no help for {family}"))
+                .to_owned()
+        };
+        for cause in DropCause::ALL.map(DropCause::name) {
+            for family in ["router_frames_dropped", "router_dropped_bytes"] {
+                assert!(help(family).contains(&format!("{cause} (")), "{family}");
+                let sample = format!("{family}_total{{cause=\"{cause}\"}} 0\n");
+                assert!(text.contains(&sample), "no {sample:?}");
+            }
+        }
+        for cause in CloseCause::ALL.map(CloseCause::name) {
+            assert!(help("router_connections_closed").contains(&format!("{cause} (")));
+            let sample = format!("router_connections_closed_total{{cause=\"{cause}\"}} 0\n");
+            assert!(text.contains(&sample), "no {sample:?}");
+        }
+    }
+}
