@@ -4,11 +4,11 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use router_core::{Config, ConnHandle, Event, Router, Stats};
 use rustc_hash::FxHashMap;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::ready::ReadyQueue;
 use crate::socket::Socket;
@@ -29,10 +29,6 @@ const READS_PER_TURN: usize = 8;
 /// Slices per vectored write. The router coalesces small frames, so a few
 /// slices carry many frames; far below `IOV_MAX`.
 const SLICES_PER_WRITE: usize = 64;
-
-/// How long to stop accepting after the listener fails for want of resources
-/// (file descriptors, memory), which retrying at once would not cure.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What woke the driver's loop. Waiting for one of these, in its runtime's
 /// idiom, is all a driver does; [`RouterTask::handle`] does the rest.
@@ -60,8 +56,6 @@ pub struct RouterTask<S> {
     connections: FxHashMap<ConnHandle, Connection<S>>,
     ready: Arc<ReadyQueue>,
     scratch: Box<[u8]>,
-    /// Set after the listener failed: accept nothing before then.
-    accept_paused_until: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -89,15 +83,15 @@ impl<S: Socket> RouterTask<S> {
             connections: FxHashMap::default(),
             ready: Arc::default(),
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
-            accept_paused_until: None,
         })
     }
 
-    /// Whether to wait on the listener: false for a moment after it failed.
-    /// During shutdown it is still true: the router refuses and counts the
+    /// Whether to wait on the listener: false for a moment after it failed
+    /// ([`Router::wants_accept`](router_core::Router::wants_accept)). During
+    /// shutdown it is still true: the router refuses and counts the
     /// connections that arrive.
     pub fn is_accepting(&self) -> bool {
-        self.accept_paused_until.is_none()
+        self.router.wants_accept()
     }
 
     /// Whether [`Wakeup::Shutdown`] has been handled: stop waiting on the
@@ -111,13 +105,10 @@ impl<S: Socket> RouterTask<S> {
         self.router.is_drained()
     }
 
-    /// When to wake with [`Wakeup::Timer`] if nothing else happens first.
+    /// When to wake with [`Wakeup::Timer`] if nothing else happens first,
+    /// the end of an accept pause included.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        self.router
-            .poll_timeout()
-            .into_iter()
-            .chain(self.accept_paused_until)
-            .min()
+        self.router.poll_timeout()
     }
 
     /// `Ready` when a connection was woken, for [`Wakeup::Ready`]; otherwise
@@ -143,7 +134,7 @@ impl<S: Socket> RouterTask<S> {
                 self.flush(now);
             }
             Wakeup::Accepted(Ok((socket, peer))) => self.accept(socket, peer, now),
-            Wakeup::Accepted(Err(error)) => self.accept_failed(&error, now),
+            Wakeup::Accepted(Err(error)) => self.router.handle_accept_error(&error, now),
             Wakeup::Ready => self.service_ready(now),
             Wakeup::Timer => {}
         }
@@ -152,9 +143,6 @@ impl<S: Socket> RouterTask<S> {
         if self.router.poll_timeout().is_some_and(|at| at <= now) {
             self.router.handle_timeout(now);
             self.flush(now);
-        }
-        if self.accept_paused_until.is_some_and(|at| at <= now) {
-            self.accept_paused_until = None;
         }
     }
 
@@ -188,23 +176,6 @@ impl<S: Socket> RouterTask<S> {
             // Dropping the socket closes it without a byte written.
             Err(refused) => debug!(%peer, %refused, "refused"),
         }
-    }
-
-    fn accept_failed(&mut self, error: &io::Error, now: Instant) {
-        // A client that hung up before it was accepted is skipped; any other
-        // failure would recur at once.
-        if matches!(
-            error.kind(),
-            io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::Interrupted
-                | io::ErrorKind::WouldBlock
-        ) {
-            debug!(%error, "accept failed");
-            return;
-        }
-        warn!(%error, backoff = ?ACCEPT_BACKOFF, "accept failed: pausing accepts");
-        self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
     }
 
     /// Services the connections woken longest ago, at most

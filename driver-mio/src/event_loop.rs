@@ -21,7 +21,6 @@ use router_core::{ConnHandle, Event, Router, Stats};
 use rustc_hash::FxHashMap;
 use tracing::{debug, warn};
 
-use crate::accept_backoff::AcceptBackoff;
 use crate::send::send_vectored;
 use crate::stats_observer::StatsObserver;
 
@@ -76,7 +75,6 @@ pub(crate) struct EventLoop {
     /// readiness does not repeat, so this stays set until `accept` reports
     /// `WouldBlock`, across turns cut short by the budget or a back-off.
     listener_ready: bool,
-    accept_backoff: AcceptBackoff,
     router: Router,
     connections: FxHashMap<ConnHandle, Connection>,
     /// Connections that may have bytes to read: readiness reported, reading
@@ -101,7 +99,6 @@ impl EventLoop {
             poll,
             listener: Some(listener),
             listener_ready: false,
-            accept_backoff: AcceptBackoff::default(),
             router,
             connections: FxHashMap::default(),
             read_queue: VecDeque::new(),
@@ -152,23 +149,17 @@ impl EventLoop {
     }
 
     /// How long the next poll may sleep: not at all if work is left from this
-    /// turn, otherwise until the router's deadline or the end of an accept
-    /// back-off, or until readiness if neither is set. (mio rounds a
+    /// turn, otherwise until the router's deadline (the end of an accept
+    /// pause among them), or until readiness if it has none. (mio rounds a
     /// sub-millisecond timeout up, so a wake-up never comes just too early.)
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.read_queue.is_empty() {
+        let accepts_left = self.listener_ready && self.router.wants_accept();
+        if !self.read_queue.is_empty() || accepts_left {
             return Some(Duration::ZERO);
         }
-        let accept_at = if self.listener_ready {
-            Some(self.accept_backoff.paused_until(now).unwrap_or(now))
-        } else {
-            None
-        };
-        let wake_at = match (self.router.poll_timeout(), accept_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        wake_at.map(|at| at.saturating_duration_since(now))
+        self.router
+            .poll_timeout()
+            .map(|at| at.saturating_duration_since(now))
     }
 
     fn on_readiness(&mut self, readiness: &Readiness, now: Instant) {
@@ -263,9 +254,9 @@ impl EventLoop {
     }
 
     /// Accepts until the listener is empty, the turn's budget is spent, or
-    /// `accept` fails and pauses accepting.
+    /// `accept` fails and the router pauses accepting.
     fn accept_pending(&mut self, now: Instant) {
-        if !self.listener_ready || self.accept_backoff.paused_until(now).is_some() {
+        if !self.listener_ready || !self.router.wants_accept() {
             return;
         }
         for _ in 0..ACCEPTS_PER_TURN {
@@ -278,15 +269,13 @@ impl EventLoop {
                     self.listener_ready = false;
                     return;
                 }
-                // The client gave up before it was accepted; the next may not.
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
+                // The router skips a client that gave up, and pauses
+                // accepting when the listener fails (out of descriptors).
                 Err(error) => {
-                    self.accept_backoff.pause(&error, now);
-                    return;
+                    self.router.handle_accept_error(&error, now);
+                    if !self.router.wants_accept() {
+                        return;
+                    }
                 }
             }
         }

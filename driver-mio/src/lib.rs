@@ -38,13 +38,15 @@
 //!   when it connects and when it is closed, to join with the router's own
 //!   lines (`conn`, `cause`); nothing per frame above trace.
 //! - **Running out of descriptors**: an `accept` failing with `EMFILE` or
-//!   `ENFILE` pauses accepting for 100 ms, with one warning per 10 s, while
-//!   open connections keep being served.
+//!   `ENFILE` pauses accepting for [`Config::accept_pause`] (100 ms by
+//!   default), with one warning per 10 s, while open connections keep being
+//!   served: the router decides, in [`Router::handle_accept_error`].
 //!
 //! [`Router::wants_read`]: router_core::Router::wants_read
 //! [`Router::poll_timeout`]: router_core::Router::poll_timeout
 //! [`Router::handle_timeout`]: router_core::Router::handle_timeout
 //! [`Event::ResumeReading`]: router_core::Event::ResumeReading
+//! [`Router::handle_accept_error`]: router_core::Router::handle_accept_error
 //!
 //! # SIGPIPE
 //!
@@ -56,7 +58,6 @@
 
 #![forbid(unsafe_code)]
 
-mod accept_backoff;
 mod event_loop;
 mod listener;
 mod send;

@@ -108,4 +108,7 @@ fn accept_backs_off_when_out_of_descriptors_and_recovers() {
     shutdown.shutdown();
     let stats = loop_thread.join().unwrap().unwrap();
     assert_eq!(stats.connections_accepted, 2);
+    // The router decided the pause: it counted the failures it was told of.
+    assert!(stats.accept_pauses > 0, "{stats:?}");
+    assert_eq!(stats.accept_errors, stats.accept_pauses);
 }

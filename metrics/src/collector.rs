@@ -78,6 +78,22 @@ fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Resu
         None,
         stats.connections_refused,
     )?;
+    counter(
+        encoder,
+        "router_accept_errors",
+        "Failed accepts: clients that gave up before they were accepted, and \
+         listener failures (router_accept_pauses_total).",
+        None,
+        stats.accept_errors,
+    )?;
+    counter(
+        encoder,
+        "router_accept_pauses",
+        "Times accepting paused for accept_pause after the listener failed \
+         (out of file descriptors, most likely).",
+        None,
+        stats.accept_pauses,
+    )?;
     counter_by_cause(
         encoder,
         "router_connections_closed",
@@ -246,6 +262,8 @@ mod tests {
             "router_connections_open 2\n",
             "router_connections_accepted_total 2\n",
             "router_connections_refused_total 1\n",
+            "router_accept_errors_total 0\n",
+            "router_accept_pauses_total 0\n",
             "router_connections_closed_total{cause=\"eof\"} 0\n",
             "router_frames_received_total 2\n",
             "router_received_bytes_total 8\n",
@@ -272,7 +290,7 @@ mod tests {
         assert!(text.contains("# UNIT router_routed_bytes bytes\n"));
         let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        assert_eq!((families, helps), (14, 14), "{text}");
+        assert_eq!((families, helps), (16, 16), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 

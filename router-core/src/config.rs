@@ -59,6 +59,13 @@ pub struct Config {
     /// On shutdown, how long queued bytes may take to flush before every
     /// connection is closed anyway. Default 5 s.
     pub drain_timeout: Duration,
+    /// How long accepting pauses after the listener fails for want of a
+    /// resource (`EMFILE`: out of file descriptors; `ENFILE`, `ENOBUFS`,
+    /// `ENOMEM`), which retrying at once would not cure: long enough not to
+    /// spin, short enough that clients waiting in the kernel's backlog barely
+    /// notice once the resource frees up. Open connections are served
+    /// meanwhile. Default 100 ms.
+    pub accept_pause: Duration,
     /// Which bits of an ID name the shard and node that own it. Default: none,
     /// so a single router uses all 32 bits for its sequence.
     pub id_layout: IdLayout,
@@ -75,6 +82,7 @@ impl Default for Config {
             idle_timeout: None,
             max_connections: 100_000,
             drain_timeout: Duration::from_secs(5),
+            accept_pause: Duration::from_millis(100),
             id_layout: IdLayout::SINGLE,
         }
     }
@@ -140,6 +148,7 @@ impl Config {
             ("write_stall_timeout", Some(self.write_stall_timeout)),
             ("idle_timeout", self.idle_timeout),
             ("drain_timeout", Some(self.drain_timeout)),
+            ("accept_pause", Some(self.accept_pause)),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(ConfigError::ZeroDuration { field });
@@ -181,6 +190,7 @@ mod tests {
         assert_eq!(config.idle_timeout, None);
         assert_eq!(config.max_connections, 100_000);
         assert_eq!(config.drain_timeout, Duration::from_secs(5));
+        assert_eq!(config.accept_pause, Duration::from_millis(100));
         assert_eq!(config.validate(), Ok(()));
     }
 
@@ -212,6 +222,16 @@ mod tests {
             zero_idle.validate(),
             Err(ConfigError::ZeroDuration {
                 field: "idle_timeout"
+            })
+        );
+        let no_pause = Config {
+            accept_pause: Duration::ZERO,
+            ..Config::default()
+        };
+        assert_eq!(
+            no_pause.validate(),
+            Err(ConfigError::ZeroDuration {
+                field: "accept_pause"
             })
         );
         let small_space = Config {

@@ -29,6 +29,13 @@
 //! A connection's handle *is* its client's ID ([`ConnHandle`]); a driver keys
 //! its sockets by it.
 //!
+//! Accepting is the router's call too: a driver accepts while
+//! [`wants_accept`](Router::wants_accept) says so and reports every failed
+//! `accept` with [`handle_accept_error`](Router::handle_accept_error), which
+//! skips a failure of one connection and pauses accepting for a moment when
+//! the listener itself fails (out of file descriptors), with the resumption
+//! in [`poll_timeout`](Router::poll_timeout).
+//!
 //! Here is a complete driver over in-memory "sockets", in the shape of a real
 //! one (the mio driver reads and writes real sockets where this one pushes and
 //! pops vectors):
@@ -125,6 +132,7 @@
 
 #![forbid(unsafe_code)]
 
+mod accept;
 mod config;
 mod conn;
 mod event;

@@ -1,12 +1,14 @@
 //! The routing state machine.
 
 use std::collections::VecDeque;
+use std::io;
 use std::mem;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 use tracing::{debug, trace, warn};
 
+use crate::accept::{AcceptBackoff, AcceptFailure};
 use crate::config::{Config, ConfigError, OverflowPolicy};
 use crate::conn::{Conn, DeadlineKind, HeldFrame};
 use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
@@ -39,6 +41,7 @@ pub struct Router {
     /// recursion, since resuming one can close another and release its waiters.
     to_resume: VecDeque<u32>,
     stats: Stats,
+    accept_backoff: AcceptBackoff,
     /// Set by [`shutdown`](Self::shutdown): when to give up flushing.
     drain_deadline: Option<Instant>,
     drained_reported: bool,
@@ -57,6 +60,7 @@ impl Router {
             events: VecDeque::new(),
             to_resume: VecDeque::new(),
             stats: Stats::default(),
+            accept_backoff: AcceptBackoff::default(),
             drain_deadline: None,
             drained_reported: false,
         })
@@ -92,6 +96,23 @@ impl Router {
         self.conns
             .get(&conn.0)
             .is_some_and(|c| c.held.is_none() && !c.closing)
+    }
+
+    /// Whether the driver should accept connections: false while accepting is
+    /// paused after the listener failed ([`handle_accept_error`]), until the
+    /// [`handle_timeout`] call at the instant [`poll_timeout`] names for it.
+    /// Check it before each `accept`, and leave the listener out of the
+    /// driver's wait while it is false, or a readable listener keeps waking
+    /// the loop for nothing. During shutdown it stays true: connections that
+    /// arrive while the listener is still open are refused (and counted) by
+    /// [`handle_accept`].
+    ///
+    /// [`handle_accept_error`]: Self::handle_accept_error
+    /// [`handle_timeout`]: Self::handle_timeout
+    /// [`poll_timeout`]: Self::poll_timeout
+    /// [`handle_accept`]: Self::handle_accept
+    pub fn wants_accept(&self) -> bool {
+        self.accept_backoff.paused_until().is_none()
     }
 
     /// Whether [`shutdown`](Self::shutdown) has begun.
@@ -134,6 +155,41 @@ impl Router {
         self.reschedule(id);
         debug!(conn = id, "accepted");
         Ok(ConnHandle(id))
+    }
+
+    /// The listener's `accept` failed with `error`. Call it for every error
+    /// `accept` returns; then check [`wants_accept`](Self::wants_accept)
+    /// before accepting again.
+    ///
+    /// - `WouldBlock` (no connection waiting) and `Interrupted` are no
+    ///   failure, and change nothing.
+    /// - A failure of one connection before it was accepted (its client gave
+    ///   up: `ConnectionAborted`, `ConnectionReset`; or, on Linux, a network
+    ///   error pending on it) is counted in [`Stats::accept_errors`] and
+    ///   skipped: the next connection may be accepted at once.
+    /// - Any other failure is the listener's (`EMFILE`, out of file
+    ///   descriptors, above all) and would recur at once: accepting pauses
+    ///   for [`Config::accept_pause`], which [`poll_timeout`](Self::poll_timeout)
+    ///   includes so that the driver wakes to resume. It is counted in
+    ///   [`Stats::accept_errors`] and [`Stats::accept_pauses`], and logged as
+    ///   a warning at most once per 10 s, with the number of failures since
+    ///   the last one.
+    ///
+    /// It emits no event and no transmit: there is nothing to drain after it.
+    pub fn handle_accept_error(&mut self, error: &io::Error, now: Instant) {
+        match AcceptFailure::of(error) {
+            AcceptFailure::None => {}
+            AcceptFailure::OneConnection => {
+                self.stats.accept_errors += 1;
+                debug!(%error, "accept failed: skipping that connection");
+            }
+            AcceptFailure::Listener => {
+                self.stats.accept_errors += 1;
+                self.stats.accept_pauses += 1;
+                self.accept_backoff
+                    .pause(error, self.config.accept_pause, now);
+            }
+        }
     }
 
     /// Bytes were read from `conn`. Every frame they complete is routed at once;
@@ -201,6 +257,18 @@ impl Router {
     /// is normal: the rest stays queued. Call after every successful write, then
     /// drain the events (senders paused on this connection may resume) and
     /// transmits again.
+    ///
+    /// `written` is at least 1. A vectored write that returns `Ok(0)` for the
+    /// non-empty slices a transmit offers means the socket will take nothing
+    /// more ([`WriteZero`](std::io::ErrorKind::WriteZero)): report it with
+    /// [`handle_reset`](Self::handle_reset), as this project's drivers do.
+    /// `WouldBlock` is [`handle_write_blocked`](Self::handle_write_blocked),
+    /// never a write of 0. Given 0 anyway, the router records no progress and
+    /// stops offering `conn`, which `poll_transmit` took off its ready list,
+    /// until [`handle_writable`](Self::handle_writable) or a new frame for it:
+    /// its bytes wait with the write-stall clock running, so a driver that
+    /// reports 0 for a dead socket gets it closed as a slow consumer, after
+    /// `write_stall_timeout`, instead of at once.
     pub fn handle_written(&mut self, conn: ConnHandle, written: usize, now: Instant) {
         let id = conn.0;
         let Some(c) = self.conns.get_mut(&id) else {
@@ -244,8 +312,9 @@ impl Router {
         }
     }
 
-    /// Time passed: closes slow consumers and idle connections that are due, and
-    /// everything left once a shutdown's `drain_timeout` expires. Call when
+    /// Time passed: closes slow consumers and idle connections that are due,
+    /// everything left once a shutdown's `drain_timeout` expires, and resumes
+    /// accepting once an accept pause is over. Call when
     /// [`poll_timeout`](Self::poll_timeout)'s instant is reached; calling early or
     /// twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -269,6 +338,7 @@ impl Router {
                 self.close(id, CloseCause::Shutdown);
             }
         }
+        self.accept_backoff.resume_if_due(now);
         self.settle(now);
     }
 
@@ -361,14 +431,15 @@ impl Router {
     /// When the router next needs [`handle_timeout`](Self::handle_timeout), if
     /// ever. Read it after draining events and transmits. It is exact: the
     /// instant a connection's write stall or idle timeout, or the shutdown's
-    /// `drain_timeout`, falls due, and `None` while nothing can.
+    /// `drain_timeout`, falls due, or an accept pause ends, and `None` while
+    /// nothing can.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let drain = self.drain_deadline.filter(|_| !self.drained_reported);
         let next = self.deadlines.first().map(|(at, _)| at);
-        match (next, drain) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [next, drain, self.accept_backoff.paused_until()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Decodes `input` (after anything `id` had buffered) and routes each frame,

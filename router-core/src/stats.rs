@@ -124,6 +124,14 @@ pub struct Stats {
     pub connections_accepted: u64,
     /// Connections refused without an ID (limit reached, or shutting down).
     pub connections_refused: u64,
+    /// Failed `accept` calls reported with
+    /// [`handle_accept_error`](crate::Router::handle_accept_error): clients
+    /// that gave up before they were accepted, and listener failures.
+    pub accept_errors: u64,
+    /// Times accepting was paused for
+    /// [`accept_pause`](crate::Config::accept_pause) after the listener
+    /// failed (out of file descriptors, most likely).
+    pub accept_pauses: u64,
     /// Connections open now.
     pub connections_open: u64,
     /// Whole frames decoded from clients, whatever became of them.

@@ -53,7 +53,7 @@ mod tests {
 
     #[test]
     fn pops_due_entries_earliest_first() {
-        let start = Instant::now();
+        let start = router_sim::epoch();
         let mut queue = DeadlineQueue::default();
         queue.push(start + Duration::from_secs(2), 1);
         queue.push(start + Duration::from_secs(1), 2);

@@ -73,6 +73,11 @@ pub(crate) struct Cli {
     /// connection is closed anyway.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
     drain_timeout: Duration,
+
+    /// How long to stop accepting after accept fails for want of a resource
+    /// (out of file descriptors), which retrying at once would not cure.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]
+    accept_pause: Duration,
 }
 
 /// The event loops the router can run on.
@@ -133,6 +138,7 @@ impl Cli {
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
+            accept_pause: self.accept_pause,
             ..Config::default()
         };
         config.validate()?;
@@ -143,7 +149,7 @@ impl Cli {
 /// A [`ConfigError`]'s message, which names [`Config`] fields, with each
 /// field named by its flag instead.
 pub(crate) fn describe(error: &ConfigError) -> String {
-    const FIELDS: [&str; 7] = [
+    const FIELDS: [&str; 8] = [
         "max_frame_bytes",
         "outbound_high_water",
         "outbound_low_water",
@@ -151,6 +157,7 @@ pub(crate) fn describe(error: &ConfigError) -> String {
         "idle_timeout",
         "max_connections",
         "drain_timeout",
+        "accept_pause",
     ];
     FIELDS.iter().fold(error.to_string(), |message, field| {
         message.replace(field, &format!("--{}", field.replace('_', "-")))
@@ -216,6 +223,7 @@ mod tests {
             "--idle-timeout=1m 30s",
             "--max-connections=10",
             "--drain-timeout=2s",
+            "--accept-pause=1s",
         ])
         .unwrap();
         assert_eq!(cli.listen, "0.0.0.0:9000".parse().unwrap());
@@ -234,6 +242,7 @@ mod tests {
                 idle_timeout: Some(Duration::from_secs(90)),
                 max_connections: 10,
                 drain_timeout: Duration::from_secs(2),
+                accept_pause: Duration::from_secs(1),
                 ..Config::default()
             }
         );

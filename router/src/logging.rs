@@ -45,6 +45,7 @@ pub(crate) fn listening(addr: SocketAddr, driver: Driver, config: &Config) {
         idle_timeout = %config.idle_timeout.map_or("off".to_owned(), |idle| format!("{idle:?}")),
         max_connections = config.max_connections,
         drain_timeout = ?config.drain_timeout,
+        accept_pause = ?config.accept_pause,
         "listening on {addr}"
     );
 }
@@ -66,6 +67,7 @@ pub(crate) fn stopped(stats: &Stats) {
         frames_routed = stats.routed.frames,
         frames_dropped = stats.dropped_total().frames,
         bytes_written = stats.bytes_written,
+        accept_errors = stats.accept_errors,
         dropped = %dropped,
         closed = %closed,
         "drained; exiting"

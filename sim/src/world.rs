@@ -70,7 +70,7 @@ impl Sim {
         Sim {
             router: Router::new(config).expect("simulation config must be valid"),
             clients: Vec::new(),
-            now: Instant::now(),
+            now: crate::epoch(),
             oracle: Oracle::default(),
             last_id: None,
             shut_down: false,

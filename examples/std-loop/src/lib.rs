@@ -8,8 +8,9 @@
 //! in the shape of the mio, tokio and smol drivers but with none of their
 //! machinery. Every turn:
 //!
-//! 1. Build the `poll(2)` set from the router's own answers: `POLLIN` for a
-//!    connection the router [`wants_read`](Router::wants_read), `POLLOUT` for
+//! 1. Build the `poll(2)` set from the router's own answers: `POLLIN` for the
+//!    listener while the router [`wants_accept`](Router::wants_accept) and
+//!    for a connection it [`wants_read`](Router::wants_read), `POLLOUT` for
 //!    one whose last write would have blocked, and a timeout from
 //!    [`poll_timeout`](Router::poll_timeout).
 //! 2. Sleep in `poll(2)` until one of them is ready or the deadline comes.
@@ -146,9 +147,9 @@ impl Server {
     }
 
     /// Serves until a [`ShutdownHandle`] asks it to stop and the drain is
-    /// done; returns the router's final counters. Fails only if `poll(2)` or
-    /// the listener fails: a production loop would log and retry `accept`
-    /// after a pause (the drivers do), this example stops.
+    /// done; returns the router's final counters. Fails only if `poll(2)`
+    /// fails: a failed `accept` goes to the router, which skips it or pauses
+    /// accepting for a moment (out of file descriptors).
     pub fn run(mut self) -> io::Result<Stats> {
         let mut ready = Vec::new();
         while !self.router.is_drained() {
@@ -157,7 +158,7 @@ impl Server {
             for (source, events) in ready.drain(..) {
                 match source {
                     Source::Shutdown => self.begin_shutdown(now),
-                    Source::Listener => self.accept(now)?,
+                    Source::Listener => self.accept(now),
                     Source::Conn(conn) => self.service(conn, events, now),
                 }
             }
@@ -174,11 +175,14 @@ impl Server {
     /// Sleeps in `poll(2)` until a source is ready or the router's deadline
     /// comes, and lists the ready sources in `ready`.
     fn wait(&self, ready: &mut Vec<(Source, PollFlags)>) -> io::Result<()> {
-        let mut sources = vec![Source::Shutdown, Source::Listener];
-        let mut fds = vec![
-            PollFd::new(self.shutdown_signal.as_fd(), PollFlags::POLLIN),
-            PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
-        ];
+        let mut sources = vec![Source::Shutdown];
+        let mut fds = vec![PollFd::new(self.shutdown_signal.as_fd(), PollFlags::POLLIN)];
+        // Left out while accepting is paused: still readable, it would wake
+        // the loop at once. The pause's end is in `poll_timeout`.
+        if self.router.wants_accept() {
+            sources.push(Source::Listener);
+            fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+        }
         for (&conn, socket) in &self.sockets {
             let mut interest = PollFlags::empty();
             if self.router.wants_read(conn) {
@@ -225,13 +229,20 @@ impl Server {
         self.flush(now);
     }
 
-    fn accept(&mut self, now: Instant) -> io::Result<()> {
+    fn accept(&mut self, now: Instant) {
         for _ in 0..ACCEPTS_PER_TURN {
             let stream = match self.listener.accept() {
                 Ok((stream, _peer)) => stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // Skipped if a client gave up; accepting pauses if the
+                // listener failed (out of file descriptors).
+                Err(e) => {
+                    self.router.handle_accept_error(&e, now);
+                    if self.router.wants_accept() {
+                        continue;
+                    }
+                    return;
+                }
             };
             // A stream that fails here is dropped before the router hears of it.
             if stream.set_nonblocking(true).is_err() {
@@ -251,7 +262,6 @@ impl Server {
             self.sockets.insert(conn, socket);
             self.flush(now);
         }
-        Ok(())
     }
 
     /// Acts on what `poll(2)` reported for `conn`: writability, then one read.

@@ -478,6 +478,34 @@ fn shutdown_with_no_connection_drains_at_once() {
     assert_eq!(net.router.poll_timeout(), None);
 }
 
+/// The footgun `handle_written` documents: 0 bytes is no progress, and the
+/// connection is not offered again until it is reported writable.
+#[test]
+fn a_zero_byte_write_records_nothing_and_waits_for_writable() {
+    let mut net = Net::new(Config::default());
+    let sender = net.connect();
+    let dest = net.connect();
+    // Queued, but not yet written by the in-memory driver.
+    net.router
+        .handle_input(sender, &frame(dest, b"later"), net.now);
+    assert_eq!(net.router.poll_event(), None);
+    let stall_deadline = net.router.poll_timeout();
+    assert_eq!(stall_deadline, Some(net.now + secs(30)));
+    let stats = net.router.stats().clone();
+    let transmit = net.router.poll_transmit().expect("a frame for dest");
+    assert_eq!(transmit.conn, dest);
+
+    net.advance(secs(1));
+    net.router.handle_written(dest, 0, net.now);
+    assert!(net.router.poll_transmit().is_none(), "dest offered again");
+    assert_eq!(net.router.stats(), &stats);
+    assert_eq!(net.router.connection_info(dest).unwrap().queued_bytes, 6);
+    assert_eq!(net.router.poll_timeout(), stall_deadline);
+
+    net.unblock(dest);
+    assert_eq!(net.take_received(dest), frame(dest, b"later")[4..]);
+}
+
 #[test]
 fn calls_for_a_closed_handle_are_ignored() {
     let mut net = Net::new(Config::default());

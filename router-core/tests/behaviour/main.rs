@@ -1,12 +1,13 @@
 //! Deterministic tests of every behaviour `PROTOCOL.md` promises, through
-//! router-core's public API alone: no sockets, no clock (one `Instant` plus
-//! `Duration`s), no threads.
+//! router-core's public API alone: no sockets, no clock (one arbitrary origin,
+//! [`router_sim::epoch`], plus explicit `Duration`s), no threads.
 //!
 //! One test binary with one module per theme, so that the shared in-memory
 //! driver in [`support`] is compiled once and every test can use any of it.
 
 mod support;
 
+mod accept;
 mod backpressure;
 mod ids;
 mod lifecycle;

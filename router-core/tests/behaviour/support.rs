@@ -46,11 +46,12 @@ struct Client {
 }
 
 impl Net {
-    /// A router with `config`, no connection yet, at an arbitrary instant.
+    /// A router with `config`, no connection yet, at the clock's arbitrary
+    /// origin ([`router_sim::epoch`]).
     pub(crate) fn new(config: Config) -> Self {
         Net {
             router: Router::new(config).expect("valid test config"),
-            now: Instant::now(),
+            now: router_sim::epoch(),
             clients: HashMap::new(),
         }
     }
