@@ -13,13 +13,10 @@ use router_core::Config;
 struct NoSocket;
 
 impl Socket for NoSocket {
-    fn poll_read_ready(&self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(&mut self, _: &mut Context<'_>, _: &mut [u8]) -> Poll<io::Result<usize>> {
         unreachable!("no connection is accepted")
     }
     fn poll_write_ready(&self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        unreachable!("no connection is accepted")
-    }
-    fn try_read(&self, _: &mut [u8]) -> io::Result<usize> {
         unreachable!("no connection is accepted")
     }
     fn try_write_vectored(&self, _: &[IoSlice<'_>]) -> io::Result<usize> {
