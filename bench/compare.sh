@@ -2,9 +2,9 @@
 # Compares the router (each driver in $DRIVERS) with Redis pub/sub, NATS and a
 # serverless loopback baseline, and writes BENCHMARKS.md.
 #
-#   bench/compare.sh                 # full run, ~20 min on 2 cores
-#   QUICK=1 bench/compare.sh         # smoke test, ~2-3 min
-#   DRIVERS="mio tokio smol" REPS=5 bench/compare.sh
+#   bench/compare.sh                 # full run, every driver: ~32 min on 2 cores
+#   QUICK=1 bench/compare.sh         # smoke test, ~4 min
+#   DRIVERS=mio REPS=5 bench/compare.sh
 #
 # Every server runs on loopback ports and is restarted at the start of each
 # repetition (so the idle memory figure starts from a fresh process). Workloads run
@@ -29,7 +29,7 @@ else
     REPS=${REPS:-3}
     OUT=${OUT:-BENCHMARKS.md}
 fi
-DRIVERS=${DRIVERS:-mio}
+DRIVERS=${DRIVERS:-mio tokio smol}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 REDIS_PORT=${REDIS_PORT:-16379}
 NATS_PORT=${NATS_PORT:-14222}
@@ -56,18 +56,8 @@ install_servers() {
     fi
 }
 
-# The router package is written on another branch; until it is merged, the
-# comparison runs without it rather than failing.
-HAVE_ROUTER=0
 build() {
-    local packages=(-p router-bench)
-    if cargo metadata --format-version 1 --no-deps | grep -q '"name":"router"'; then
-        packages+=(-p router)
-        HAVE_ROUTER=1
-    else
-        log "no 'router' package in this workspace yet: router runs are skipped"
-    fi
-    cargo build --release "${packages[@]}"
+    cargo build --release --locked -p router-bench -p router
 }
 
 # PIDs this script started, so that cleanup stops exactly those.
@@ -129,16 +119,14 @@ start_servers() {
     start nats nats-server -a 127.0.0.1 -p "$NATS_PORT"
     BACKENDS+=("nats nats 127.0.0.1:$NATS_PORT $LAST_PID")
     wait_for_port "$NATS_PORT" nats
-    if [[ $HAVE_ROUTER == 1 ]]; then
-        local i=0 driver port
-        for driver in $DRIVERS; do
-            port=$((ROUTER_BASE_PORT + i))
-            start "router-$driver" "$ROUTER" --listen "127.0.0.1:$port" --driver "$driver"
-            BACKENDS+=("router-$driver router 127.0.0.1:$port $LAST_PID")
-            wait_for_port "$port" "router-$driver"
-            i=$((i + 1))
-        done
-    fi
+    local i=0 driver port
+    for driver in $DRIVERS; do
+        port=$((ROUTER_BASE_PORT + i))
+        start "router-$driver" "$ROUTER" --listen "127.0.0.1:$port" --driver "$driver"
+        BACKENDS+=("router-$driver router 127.0.0.1:$port $LAST_PID")
+        wait_for_port "$port" "router-$driver"
+        i=$((i + 1))
+    done
 }
 
 # One loadgen run; its JSON line goes to $RESULTS, its text line to the terminal.
