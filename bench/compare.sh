@@ -129,20 +129,22 @@ start_servers() {
     done
 }
 
-# One loadgen run; its JSON line goes to $RESULTS, its text line to the terminal.
-# A run that fails outright is recorded as such, so the report shows the gap.
+# One loadgen run in repetition $1; its JSON line, tagged with the repetition,
+# goes to $RESULTS, its text line to the terminal. A run that fails outright is
+# recorded as such, so the report shows the gap.
 run_one() {
-    local label=$1 kind=$2 addr=$3 pid=$4
-    shift 4
+    local rep=$1 label=$2 kind=$3 addr=$4 pid=$5
+    shift 5
     local server=()
     [[ $pid != - ]] && server=(--server-pid "$pid")
     local rc=0
     "$LOADGEN" --backend "$kind" --addr "$addr" --label "$label" "${server[@]}" \
         --duration "$DURATION" --warmup "$WARMUP" --format both "$@" \
-        >>"$RESULTS" 2> >(tee -a "$LOGS/loadgen.log" >&2) || rc=$?
+        2> >(tee -a "$LOGS/loadgen.log" >&2) |
+        sed "s/^{/{\"rep\":$rep,/" >>"$RESULTS" || rc=$?
     if ((rc != 0 && rc != 3)); then
-        printf '{"workload":"%s","label":"%s","failed":true,"args":"%s"}\n' \
-            "$1" "$label" "$*" >>"$RESULTS"
+        printf '{"rep":%d,"workload":"%s","label":"%s","failed":true,"args":"%s"}\n' \
+            "$rep" "$1" "$label" "$*" >>"$RESULTS"
     fi
 }
 
@@ -155,7 +157,7 @@ interleave() {
     local n=${#targets[@]} i
     for ((i = 0; i < n; i++)); do
         # shellcheck disable=SC2086 # the entry is four words by construction
-        run_one ${targets[$(((i + rep) % n))]} "$@"
+        run_one "$rep" ${targets[$(((i + rep) % n))]} "$@"
     done
 }
 
@@ -175,13 +177,17 @@ for rep in $(seq "$REPS"); do
     for pairs in 1 16 256; do
         for size in 64 1024; do
             interleave "$rep" 1 pairs --pairs "$pairs" --size "$size"
+            # The report divides each slow run by the pairs run of the same shape and
+            # repetition; running them back to back keeps drift in the machine's
+            # load out of that ratio.
+            if ((pairs == 16 && size == 64)); then
+                interleave "$rep" 0 slow --pairs 16 --size 64
+            fi
         done
     done
     for pairs in 1 64; do
         interleave "$rep" 1 pingpong --pairs "$pairs"
     done
-    # Compared in the report with pairs --pairs 16 --size 64 of the same repetition.
-    interleave "$rep" 0 slow --pairs 16 --size 64
     stop_all
 done
 

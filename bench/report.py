@@ -74,6 +74,19 @@ class Cases:
                 values.append(value)
         return statistics.median(values) if values else None
 
+    def paired_ratio(self, a, b, getter):
+        """Median over repetitions of getter(a) / getter(b), where a and b are
+        (workload, shape, label) cases run in the same repetition: a ratio of runs
+        that were neighbours in time, so the machine's drift over a long run
+        cancels, unlike a ratio of two medians."""
+        def by_rep(case):
+            return {run["rep"]: getter(run) for run in self.runs(*case)
+                    if run.get("ok", False) and "rep" in run}
+        numerators, denominators = by_rep(a), by_rep(b)
+        ratios = [numerators[rep] / denominators[rep] for rep in numerators
+                  if denominators.get(rep)]
+        return statistics.median(ratios) if ratios else None
+
     def routers(self):
         return [l for l in self.labels if l.startswith("router")]
 
@@ -209,7 +222,8 @@ def slow_section(cases):
     out = ["## Slow consumer\n\n`slow` runs the same pairs as `pairs` plus one client "
            "that subscribes and never reads, flooded by one more sender with 16 KiB "
            "messages. *Retained* is the pairs' msg/s with the stalled client divided by "
-           "msg/s without it (the `pairs` case of the same shape); peak RSS is the "
+           "msg/s without it (the `pairs` case of the same shape, run just before in "
+           "the same repetition), the median of those per-repetition ratios; peak RSS is the "
            "server's highest VmRSS sampled every 50 ms during the slow run.\n"]
     rows = []
     tput = throughput("msgs_per_s")
@@ -222,8 +236,10 @@ def slow_section(cases):
             without = cases.median("pairs", base_shape, label, tput)
             peak = cases.median("slow", shp, label, lambda r: r["server"]["rss_peak_bytes"] / 2**20)
             flood = cases.median("slow", shp, label, lambda r: r["flood_bytes"] / 1e6)
-            retained = None if with_slow is None or not without else 100 * with_slow / without
-            cells = [shape_text(shp), label, fmt(without), fmt(with_slow), fmt(retained, 1),
+            retained = cases.paired_ratio(("slow", shp, label), ("pairs", base_shape, label),
+                                          tput)
+            cells = [shape_text(shp), label, fmt(without), fmt(with_slow),
+                     fmt(None if retained is None else 100 * retained, 1),
                      fmt(peak, 1), fmt(flood, 1)]
             if label.startswith("router"):
                 ref = lambda other, g: cases.median("slow", shp, other, g)
@@ -246,10 +262,6 @@ def find(cases, workload, **want):
     """The shapes of `workload` whose parameters include `want`."""
     return [s for s in cases.shapes(workload)
             if all(dict(s).get(k) == v for k, v in want.items())]
-
-
-def quotient(a, b):
-    return None if a is None or b is None or b == 0 else a / b
 
 
 def verdict(value, bound, at_least=True):
@@ -277,8 +289,7 @@ def targets_section(cases):
         rows.append([what, bound_text, text, verdict(value, bound, at_least)])
 
     def pairs_ratio(shp, label, other, getter=tput):
-        return quotient(cases.median("pairs", shp, label, getter),
-                        cases.median("pairs", shp, other, getter))
+        return cases.paired_ratio(("pairs", shp, label), ("pairs", shp, other), getter)
 
     for shp in find(cases, "pairs", size=64):
         if dict(shp)["pairs"] not in (16, 256):
@@ -295,11 +306,10 @@ def targets_section(cases):
             pairs_ratio(shp, mio, "redis", per_cpu))
     for shp in find(cases, "pingpong", pairs=64):
         add(f"pingpong {shape_text(shp)}: mio round trips/s ÷ nats", "≥ 2×", 2,
-            quotient(cases.median("pingpong", shp, mio, tput),
-                     cases.median("pingpong", shp, "nats", tput)))
+            cases.paired_ratio(("pingpong", shp, mio), ("pingpong", shp, "nats"), tput))
         add(f"pingpong {shape_text(shp)}: mio p99 ÷ redis p99", "≤ 0.5×", 0.5,
-            quotient(cases.median("pingpong", shp, mio, latency("p99")),
-                     cases.median("pingpong", shp, "redis", latency("p99"))),
+            cases.paired_ratio(("pingpong", shp, mio), ("pingpong", shp, "redis"),
+                               latency("p99")),
             at_least=False)
     per_conn = lambda run: run["idle"]["bytes_per_connection"]
     for shp in find(cases, "idle"):
@@ -313,8 +323,7 @@ def targets_section(cases):
         connections = 2 * dict(shp)["pairs"] + 2
         bound_mib = connections * DEFAULT_BYTES_PER_CONNECTION / 2**20
         for label in cases.routers():
-            retained = quotient(cases.median("slow", shp, label, tput),
-                                cases.median("pairs", base, label, tput))
+            retained = cases.paired_ratio(("slow", shp, label), ("pairs", base, label), tput)
             add(f"slow {shape_text(shp)}: {label} other pairs' msg/s retained", "≥ 95%", 0.95,
                 retained, shown=None if retained is None else f"{100 * retained:.1f}%")
             peak = cases.median("slow", shp, label,
@@ -327,8 +336,10 @@ def targets_section(cases):
         for shp in find(cases, "pairs"):
             add(f"pairs {shape_text(shp)}: {label} msg/s ÷ mio", "≥ 0.8×", 0.8,
                 pairs_ratio(shp, label, mio))
-    out = ["## Targets\n\nThe benchmark issue's targets, checked against the medians "
-           "above. The slow consumer's memory bound is the README's per-connection "
+    out = ["## Targets\n\nThe benchmark issue's targets, checked against this run. "
+           "Each ratio is the median over repetitions of the ratio within a repetition "
+           "(runs of the two backends were neighbours in time), so it can differ "
+           "slightly from the ratio of the medians above. The slow consumer's memory bound is the README's per-connection "
            "bound (2 × `max_frame_bytes` + `outbound_high_water`, 3 MiB with the "
            "defaults) times the connections of the run.\n"]
     out.append(table(["target", "bound", "this run", "verdict"], rows))
