@@ -2,7 +2,7 @@
 # Compares the router (each driver in $DRIVERS) with Redis pub/sub, NATS and a
 # serverless loopback baseline, and writes BENCHMARKS.md.
 #
-#   bench/compare.sh                 # full run, every driver: ~32 min on 2 cores
+#   bench/compare.sh                 # full run, every driver: ~17 min on 2 cores
 #   QUICK=1 bench/compare.sh         # smoke test, ~4 min
 #   DRIVERS=mio REPS=5 bench/compare.sh
 #
@@ -161,13 +161,28 @@ interleave() {
     done
 }
 
+# The machine's busy CPU ticks, the CPU ticks of this script's waited-for children
+# (the servers, loadgen), the ticks stolen by a hypervisor, and the time in ns.
+# Over the run, busy minus children is other work competing for the cores.
+cpu_sample() {
+    local _cpu user nice system _idle _iowait irq softirq steal _rest
+    read -r _cpu user nice system _idle _iowait irq softirq steal _rest </proc/stat
+    local stat children
+    stat=$(</proc/$$/stat)
+    stat=${stat##*) }
+    read -r -a stat <<<"$stat"
+    # cutime and cstime: fields 16 and 17 of /proc/PID/stat, 14 and 15 after the name.
+    children=$((stat[13] + stat[14]))
+    echo "$((user + nice + system + irq + softirq)) $children $steal $(date +%s%N)"
+}
+
 install_servers
 build
 ulimit -n "$(ulimit -Hn)"
 log "drivers: $DRIVERS; reps: $REPS; duration ${DURATION}s + ${WARMUP}s warm-up"
 # The generator shares 2 cores with the servers: anything else running skews the
-# figures, so the report states the load around the run.
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# figures, so the report states how much CPU other work took during the run.
+CPU_BEFORE=$(cpu_sample)
 
 for rep in $(seq "$REPS"); do
     log "repetition $rep/$REPS: starting servers"
@@ -196,6 +211,6 @@ python3 bench/report.py "$RESULTS" \
     --command "$(printf '%q ' env QUICK="$QUICK" DRIVERS="$DRIVERS" REPS="$REPS" bench/compare.sh)" \
     --setting "duration ${DURATION} s, warm-up ${WARMUP} s, ${REPS} repetitions, idle ${IDLE_CONNECTIONS} connections" \
     --fact "$(redis-server --version)" --fact "$(nats-server --version)" \
-    --load-before "$LOAD_BEFORE" --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    --cpu-before "$CPU_BEFORE" --cpu-after "$(cpu_sample)" \
     >"$OUT"
 log "wrote $OUT (raw results: $RESULTS)"

@@ -341,9 +341,26 @@ def targets_section(cases):
            "(runs of the two backends were neighbours in time), so it can differ "
            "slightly from the ratio of the medians above. The slow consumer's memory bound is the README's per-connection "
            "bound (2 × `max_frame_bytes` + `outbound_high_water`, 3 MiB with the "
-           "defaults) times the connections of the run.\n"]
+           "defaults) times the connections of the run. Where the time goes in the "
+           "targets this machine misses: [bench/README.md](bench/README.md#where-the-time-goes).\n"]
     out.append(table(["target", "bound", "this run", "verdict"], rows))
     return "\n".join(out) + "\n"
+
+
+# Share of the machine's CPU time taken by other work above which the figures
+# come with a warning.
+BUSY = 0.10
+
+
+def other_work(before, after):
+    """Shares of the machine's CPU time, between two of compare.sh's cpu_samples
+    (busy ticks, children's ticks, stolen ticks, ns), that went to processes other
+    than the ones compare.sh waited for, and to other virtual machines."""
+    (busy0, children0, steal0, ns0), (busy1, children1, steal1, ns1) = (
+        [int(x) for x in sample.split()] for sample in (before, after))
+    capacity = (ns1 - ns0) / 1e9 * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
+    other = max(0, (busy1 - busy0) - (children1 - children0)) / capacity
+    return other, (steal1 - steal0) / capacity
 
 
 def machine():
@@ -366,8 +383,8 @@ def main():
     parser.add_argument("--setting", required=True)
     parser.add_argument("--fact", action="append", default=[],
                         help="one more bullet for the header (server versions)")
-    parser.add_argument("--load-before", help="/proc/loadavg's first three fields")
-    parser.add_argument("--load-after", help="/proc/loadavg's first three fields")
+    parser.add_argument("--cpu-before", help="compare.sh's cpu_sample at the start")
+    parser.add_argument("--cpu-after", help="compare.sh's cpu_sample at the end")
     args = parser.parse_args()
     cases = Cases(load(args.results))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -378,15 +395,16 @@ def main():
     print(f"- settings: {args.setting}")
     for fact in args.fact:
         print(f"- {fact}")
-    if args.load_before and args.load_after:
-        print(f"- load average (1, 5, 15 min) before: {args.load_before}, "
-              f"after: {args.load_after}")
-        busiest = max(float(args.load_before.split()[0]), float(args.load_after.split()[0]))
-        if busiest > (os.cpu_count() or 1) / 2:
-            print(f"\n**Warning: the machine was busy with other work (load average up to "
-                  f"{busiest:.1f} on {os.cpu_count()} CPUs), which competes with both the "
-                  "servers and the load generator. Absolute figures are low and noisy; "
-                  "rerun on a quiet machine before drawing conclusions.**")
+    if args.cpu_before and args.cpu_after:
+        other, stolen = other_work(args.cpu_before, args.cpu_after)
+        print(f"- other work during the run: {100 * other:.1f}% of the machine's CPU time "
+              "(busy time not spent in the servers or the load generator); stolen by the "
+              f"hypervisor: {100 * stolen:.1f}%")
+        if other > BUSY or stolen > BUSY:
+            print(f"\n**Warning: other work took {100 * max(other, stolen):.0f}% of the "
+                  "machine's CPU time during the run, competing with both the servers and "
+                  "the load generator. Absolute figures are low and noisy; rerun on a "
+                  "quiet machine before drawing conclusions.**")
     print("\nAll traffic is on 127.0.0.1. `direct` has no server: sender and receiver "
           "share one loopback TCP connection, the kernel's cost of one hop. Medians over "
           "repetitions of fault-free runs; a FLAGGED run counted verification faults "
