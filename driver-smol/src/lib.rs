@@ -44,6 +44,7 @@
 //! # }
 //! ```
 
+mod acceptor;
 mod socket;
 
 use std::future::{Future, poll_fn};
@@ -57,7 +58,7 @@ use driver_async::{RouterTask, Wakeup};
 use futures_lite::future;
 use router_core::{Config, Stats};
 
-use crate::socket::SmolSocket;
+use crate::acceptor::Acceptor;
 
 /// Routes for the connections `listener` accepts until `shutdown` completes,
 /// then drains: refuses new connections, stops reading, flushes what is
@@ -88,6 +89,7 @@ pub async fn serve_with_stats_observer(
 ) -> io::Result<Stats> {
     let mut task = RouterTask::new(config)?;
     let mut shutdown = pin!(shutdown);
+    let mut acceptor = Acceptor::new(listener);
     let mut timer = Timer::never();
     let mut timer_at = None;
     while !task.is_drained() {
@@ -107,8 +109,7 @@ pub async fn serve_with_stats_observer(
                     Wakeup::Shutdown
                 }),
                 only_if(task.is_accepting(), async {
-                    let accepted = listener.accept().await;
-                    Wakeup::Accepted(accepted.map(|(stream, peer)| (SmolSocket::new(stream), peer)))
+                    Wakeup::Accepted(poll_fn(|cx| acceptor.poll_accept(cx)).await)
                 }),
             ),
             future::race(
