@@ -23,12 +23,14 @@
 
 mod binary;
 mod client;
+mod descriptors;
 mod harness;
 mod process;
 mod scrape;
 
 pub use binary::RouterProcess;
 pub use client::{Client, frame, is_reset};
+pub use descriptors::exhaust_descriptors_then_recover;
 pub use harness::{PATIENCE, TestRouter, start, start_observed, within};
 pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
 pub use scrape::{Exposition, scrape, scrape_until};
