@@ -28,6 +28,27 @@ fn small_queues() -> Config {
     }
 }
 
+/// A sender paused behind `stuck`, a client that does not read and whose
+/// queue is full: after the frame that filled the queue, the sender's last
+/// read brought two whole frames for `stuck` ("held", "buffered": 5 + 9
+/// bytes) and the first 2 payload bytes of a third, none of them routed.
+/// Returns the net, the sender and `stuck`.
+fn sender_paused_with_unrouted_frames() -> (Net, ConnHandle, ConnHandle) {
+    let mut net = Net::new(small_queues());
+    let sender = net.connect();
+    let stuck = net.connect();
+    net.block(stuck);
+    net.send(sender, stuck, b"fills it up");
+    let read = [
+        frame(stuck, b"held"),
+        frame(stuck, b"buffered"),
+        frame(stuck, b"partial")[..6].to_vec(),
+    ]
+    .concat();
+    assert_eq!(net.input(sender, &read), [Event::PauseReading(sender)]);
+    (net, sender, stuck)
+}
+
 fn sorted(mut events: Vec<Event>) -> Vec<Event> {
     events.sort_by_key(|event| match event {
         Event::Close(conn) | Event::PauseReading(conn) | Event::ResumeReading(conn) => conn.id(),
@@ -228,18 +249,7 @@ fn reset_closes_at_once_and_counts_what_was_queued() {
 
 #[test]
 fn reset_of_a_paused_sender_drops_its_unrouted_frames_as_sender_closed() {
-    let mut net = Net::new(small_queues());
-    let sender = net.connect();
-    let stuck = net.connect();
-    net.block(stuck);
-    net.send(sender, stuck, b"fills it up");
-    let read = [
-        frame(stuck, b"held"),
-        frame(stuck, b"buffered"),
-        frame(stuck, b"partial")[..6].to_vec(),
-    ]
-    .concat();
-    net.input(sender, &read);
+    let (mut net, sender, stuck) = sender_paused_with_unrouted_frames();
     assert_eq!(net.reset(sender), [Event::Close(sender)]);
     let stats = net.router.stats();
     assert_eq!(stats.senders_paused, 0);
@@ -398,18 +408,7 @@ fn shutdown_refuses_accepts_stops_reading_flushes_closes_and_drains() {
 
 #[test]
 fn shutdown_drops_and_counts_frames_not_yet_routed() {
-    let mut net = Net::new(small_queues());
-    let sender = net.connect();
-    let stuck = net.connect();
-    net.block(stuck);
-    net.send(sender, stuck, b"fills it up");
-    let read = [
-        frame(stuck, b"held"),
-        frame(stuck, b"buffered"),
-        frame(stuck, b"partial")[..6].to_vec(),
-    ]
-    .concat();
-    net.input(sender, &read);
+    let (mut net, sender, stuck) = sender_paused_with_unrouted_frames();
     net.router.shutdown(net.now);
     assert_eq!(net.drive(), [Event::Close(sender)]);
     let stats = net.router.stats();
