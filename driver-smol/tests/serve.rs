@@ -1,13 +1,14 @@
-//! `driver_smol::serve` over 127.0.0.1: the protocol's reference exchange,
-//! the timer, pause and resume under a flood, and the drain. The shared
-//! integration suite covers the rest of the protocol for every driver.
+//! `driver_smol::serve` over 127.0.0.1, in smol's own idiom, for what the
+//! shared integration suite (`tests/`, every driver, the whole protocol) does
+//! not cover: a flood's pause and resume on smol's global executor, a
+//! refused config, and that the future can be spawned.
 
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use router_core::{CloseCause, Config, Stats};
+use router_core::{Config, Stats};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
@@ -61,65 +62,6 @@ fn frame(dest: u32, payload: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(payload);
     frame.push(0);
     frame
-}
-
-#[test]
-fn the_reference_exchange_round_trips_and_shutdown_returns_the_counters() {
-    smol::block_on(async {
-        let router = start(Config::default());
-        let mut sock1 = TcpStream::connect(router.addr).await.unwrap();
-        let mut sock2 = TcpStream::connect(router.addr).await.unwrap();
-        let id1 = read_id(&mut sock1).await;
-        let id2 = read_id(&mut sock2).await;
-        assert_ne!(id1, id2);
-
-        sock1
-            .write_all(&frame(id2, b"hello, number 2"))
-            .await
-            .unwrap();
-        let mut buf = [0; 16];
-        within("frame", sock2.read_exact(&mut buf)).await.unwrap();
-        assert_eq!(&buf, b"hello, number 2\0");
-
-        sock2
-            .write_all(&frame(id1, b"hello back, number 1"))
-            .await
-            .unwrap();
-        let mut buf = [0; 21];
-        within("frame", sock1.read_exact(&mut buf)).await.unwrap();
-        assert_eq!(&buf, b"hello back, number 1\0");
-
-        let stats = router.stop().await;
-        assert_eq!(stats.connections_accepted, 2);
-        assert_eq!(stats.routed.frames, 2);
-        assert_eq!(stats.routed.bytes, 16 + 21);
-        assert_eq!(stats.bytes_written, 4 + 4 + 16 + 21);
-        assert_eq!(stats.closed(CloseCause::Shutdown), 2);
-        assert_eq!(stats.connections_open, 0);
-        // The clients see the close.
-        assert_eq!(within("EOF", sock1.read(&mut buf)).await.unwrap(), 0);
-    });
-}
-
-#[test]
-fn the_idle_timer_closes_a_silent_connection() {
-    smol::block_on(async {
-        let config = Config {
-            idle_timeout: Some(Duration::from_millis(50)),
-            ..Config::default()
-        };
-        let router = start(config);
-        let mut client = TcpStream::connect(router.addr).await.unwrap();
-        read_id(&mut client).await;
-        let mut buf = [0; 1];
-        assert_eq!(
-            within("idle close", client.read(&mut buf)).await.unwrap(),
-            0
-        );
-
-        let stats = router.stop().await;
-        assert_eq!(stats.closed(CloseCause::Idle), 1);
-    });
 }
 
 /// A flood to a destination with a small high-water mark pauses the sender
