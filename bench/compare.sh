@@ -3,7 +3,7 @@
 # serverless loopback baseline, and writes BENCHMARKS.md.
 #
 #   bench/compare.sh                 # full run, every driver: ~17 min on 2 cores
-#   QUICK=1 bench/compare.sh         # smoke test, ~4 min
+#   QUICK=1 bench/compare.sh         # smoke test, ~2 min
 #   DRIVERS=mio REPS=5 bench/compare.sh
 #
 # Every server runs on loopback ports and is restarted at the start of each
