@@ -33,7 +33,7 @@ pub use client::{Client, frame, is_reset};
 pub use descriptors::exhaust_descriptors_then_recover;
 pub use harness::{PATIENCE, TestRouter, start, start_observed, within};
 pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
-pub use scrape::{Exposition, scrape, scrape_until};
+pub use scrape::{Exposition, scrape};
 
 /// A driver of the router, as the suite runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

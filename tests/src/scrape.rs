@@ -4,15 +4,11 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::within;
-
-/// How long to wait between scrapes while waiting for a value.
-const SCRAPE_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The samples of one scrape, by series: the metric name and its labels as
 /// exposed, such as `router_frames_dropped_total{cause="truncated"}`.
@@ -69,24 +65,4 @@ pub async fn scrape(addr: SocketAddr) -> io::Result<Exposition> {
         return Err(io::Error::other(format!("scrape failed:\n{response}")));
     };
     Exposition::parse(body.to_owned())
-}
-
-/// Scrapes until `ready` holds, as a dashboard would see a change: the
-/// endpoint shows what the driver last published, which may be a turn of its
-/// loop behind what a client has already seen.
-pub async fn scrape_until(
-    addr: SocketAddr,
-    what: &str,
-    ready: impl Fn(&Exposition) -> bool,
-) -> io::Result<Exposition> {
-    within(what, async {
-        loop {
-            let exposition = scrape(addr).await?;
-            if ready(&exposition) {
-                return Ok(exposition);
-            }
-            tokio::time::sleep(SCRAPE_INTERVAL).await;
-        }
-    })
-    .await?
 }

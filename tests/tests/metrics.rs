@@ -5,14 +5,14 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use router_core::Config;
+use router_core::{Config, DropCause, Stats};
 use router_metrics::{MetricsServer, StatsCell};
 use router_tests::{
-    Client, Driver, Exposition, driver_tests, is_reset, scrape, scrape_until, start_observed,
-    within,
+    Client, Driver, Exposition, driver_tests, is_reset, scrape, start_observed, within,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 driver_tests! {
     scraped_counters_follow_routed_dropped_and_refused,
@@ -41,11 +41,12 @@ async fn scraped_counters_follow_routed_dropped_and_refused(driver: Driver) -> i
         max_connections: 2,
         ..Config::default()
     };
-    let router = start_observed(driver, config, stats.publisher())?;
+    let (observer, mut published) = publish_and_watch(&stats);
+    let router = start_observed(driver, config, observer)?;
     let mut sender = Client::connect(router.addr).await?;
     let mut receiver = Client::connect(router.addr).await?;
-    let before = scrape_until(metrics.local_addr(), "both clients counted", |m| {
-        m.value(ACCEPTED) == 2.0
+    let before = scrape_once_published(metrics.local_addr(), &mut published, "both clients", |s| {
+        s.connections_accepted == 2
     })
     .await?;
 
@@ -61,10 +62,10 @@ async fn scraped_counters_follow_routed_dropped_and_refused(driver: Driver) -> i
     }
     expect_refused(router.addr).await?;
 
-    let after = scrape_until(metrics.local_addr(), "the traffic counted", |m| {
-        m.value(ROUTED) >= before.value(ROUTED) + FRAMES as f64
-            && m.value(UNKNOWN_DESTINATION) > before.value(UNKNOWN_DESTINATION)
-            && m.value(REFUSED) > before.value(REFUSED)
+    let after = scrape_once_published(metrics.local_addr(), &mut published, "the traffic", |s| {
+        s.routed.frames >= FRAMES as u64
+            && s.dropped(DropCause::UnknownDestination).frames > 0
+            && s.connections_refused > 0
     })
     .await?;
     let moved = |series: &str| after.value(series) - before.value(series);
@@ -92,6 +93,35 @@ async fn scraped_counters_follow_routed_dropped_and_refused(driver: Driver) -> i
     assert_eq!(stats.routed.frames, FRAMES as u64);
     assert_final_counters_published(&scrape(metrics.local_addr()).await?);
     Ok(())
+}
+
+/// The driver's stats observer for the test: publishes to `stats`, the
+/// endpoint's cell, and then to a watch channel, so that the test can await
+/// the publication it needs instead of scraping until it shows.
+fn publish_and_watch(
+    stats: &StatsCell,
+) -> (impl FnMut(&Stats) + Send + 'static, watch::Receiver<Stats>) {
+    let (watched, published) = watch::channel(Stats::default());
+    let mut publish = stats.publisher();
+    let observer = move |current: &Stats| {
+        publish(current);
+        watched.send_replace(current.clone());
+    };
+    (observer, published)
+}
+
+/// Waits until the driver has published counters for which `ready` holds,
+/// then scrapes once: the endpoint shows that publication or a later one.
+async fn scrape_once_published(
+    addr: SocketAddr,
+    published: &mut watch::Receiver<Stats>,
+    what: &str,
+    ready: impl FnMut(&Stats) -> bool,
+) -> io::Result<Exposition> {
+    within(&format!("{what} published"), published.wait_for(ready))
+        .await?
+        .map_err(io::Error::other)?;
+    scrape(addr).await
 }
 
 /// Connects past the limit and checks that the router closes the
