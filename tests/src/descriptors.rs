@@ -14,7 +14,7 @@ use std::time::Duration;
 use nix::sys::resource::{Resource, UsageWho, getrlimit, getrusage, setrlimit};
 use nix::sys::time::TimeValLike;
 
-use crate::PATIENCE;
+use crate::{PATIENCE, frame};
 
 /// How long the scenario watches the router while `accept` keeps failing.
 const STARVED_FOR: Duration = Duration::from_millis(500);
@@ -36,7 +36,7 @@ pub fn exhaust_descriptors_then_recover(addr: SocketAddr) -> io::Result<()> {
     // A round trip first: `accept` takes a descriptor even when it finds no
     // connection waiting, for the moment of the call, so the router must be
     // done accepting `first` before the free descriptors are counted.
-    echo(&mut first, first_id, b"ready\0")?;
+    echo(&mut first, first_id, b"ready")?;
 
     // Allow exactly one more descriptor: the next client's socket takes it,
     // so the router's `accept` of that client fails with EMFILE.
@@ -70,7 +70,7 @@ fn starve_then_recover(mut first: TcpStream, first_id: u32, addr: SocketAddr) ->
     );
 
     // The router still serves the connection it has.
-    echo(&mut first, first_id, b"still here\0")?;
+    echo(&mut first, first_id, b"still here")?;
 
     // Closing it frees descriptors on both sides; the waiting client is
     // admitted once the pause ends.
@@ -81,15 +81,14 @@ fn starve_then_recover(mut first: TcpStream, first_id: u32, addr: SocketAddr) ->
     Ok(())
 }
 
-/// Sends `payload` (terminator included) from `client`, whose ID is `id`, to
-/// itself, and checks that it comes back.
+/// Sends `payload` from `client`, whose ID is `id`, to itself, and checks
+/// that it comes back with its terminator.
 fn echo(client: &mut TcpStream, id: u32, payload: &[u8]) -> io::Result<()> {
-    let mut frame = id.to_be_bytes().to_vec();
-    frame.extend_from_slice(payload);
-    client.write_all(&frame)?;
-    let mut echoed = vec![0; payload.len()];
+    let sent = frame(id, payload);
+    client.write_all(&sent)?;
+    let mut echoed = vec![0; payload.len() + 1];
     client.read_exact(&mut echoed)?;
-    assert_eq!(echoed, payload);
+    assert_eq!(echoed, sent[4..]);
     Ok(())
 }
 
