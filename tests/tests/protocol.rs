@@ -54,7 +54,14 @@ async fn reference_exchange(driver: Driver) -> io::Result<()> {
     })
     .await??;
     let stats = router.stop().await?;
+    assert_eq!(stats.connections_accepted, 2);
     assert_eq!(stats.routed.frames, 2);
+    assert_eq!(stats.routed.bytes, 16 + 21);
+    assert_eq!(
+        stats.bytes_written,
+        4 + 4 + 16 + 21,
+        "two IDs and two frames"
+    );
     assert_eq!(stats.dropped_total().frames, 0);
     Ok(())
 }
