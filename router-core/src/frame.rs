@@ -8,11 +8,27 @@
 //! lies whole inside the caller's input is returned borrowed from it, and only
 //! the unfinished tail of an input is buffered. Every byte is scanned once
 //! (with `memchr`), however the stream is fragmented.
+//!
+//! A frame reassembled in the decoder's buffer leaves it without a copy only
+//! when it is all the buffer holds and the buffer's allocation is not much
+//! larger ([`PIN_FACTOR`]): a frame is a view of the allocation it came from,
+//! and keeps all of it alive for as long as a destination holds the frame.
+//! A frame cut out of a larger buffer (frames stashed while their sender was
+//! paused) is copied instead, so that a slow destination holding one small
+//! frame does not pin a whole read's worth of memory that no count sees.
+
+use std::mem;
 
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Length of the destination header.
 pub const HEADER_LEN: usize = 4;
+
+/// Most bytes of allocation a frame split off without a copy may keep alive,
+/// per byte of the frame. The buffer of a frame reassembled across reads
+/// grows by doubling, so a factor of 2 lets those go without a copy, and
+/// bounds how far a destination's queue length can under-count what it holds.
+pub const PIN_FACTOR: usize = 2;
 
 /// One decoded frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -96,6 +112,9 @@ pub struct FrameDecoder {
     /// Payload bytes at the start of `buffered`'s first frame already known to
     /// hold no terminator, so they are never scanned twice.
     scanned: usize,
+    /// Bytes of `buffered`'s allocation before its start: frames already
+    /// copied out of it. Still allocated, so still counted.
+    consumed: usize,
 }
 
 impl FrameDecoder {
@@ -105,9 +124,12 @@ impl FrameDecoder {
         self.buffered.len()
     }
 
-    /// Heap bytes the decoder holds.
+    /// Heap bytes the decoder holds: its buffer's allocation, including the
+    /// part before the bytes still buffered (frames already taken out of it),
+    /// which stays allocated until the buffer is released. An upper bound
+    /// within a factor of 2 once the buffer has grown since.
     pub fn capacity(&self) -> usize {
-        self.buffered.capacity()
+        self.buffered.capacity() + self.consumed
     }
 
     /// Decodes the next frame from the buffered bytes followed by `input`,
@@ -232,19 +254,32 @@ impl FrameDecoder {
         }
     }
 
-    /// Splits the first `len` buffered bytes off as a frame, without copying.
+    /// Takes the first `len` buffered bytes off as a frame: without a copy
+    /// when the frame is the whole buffer and pins at most [`PIN_FACTOR`]
+    /// times its size, as a copy otherwise (see the module doc).
     fn split_frame<'a>(&mut self, dest: u32, len: usize) -> Frame<'a> {
-        let mut frame = self.buffered.split_to(len).freeze();
-        frame.advance(HEADER_LEN);
         self.scanned = 0;
+        let allocation = self.capacity();
+        let payload = if len == self.buffered.len() && allocation <= PIN_FACTOR * len {
+            // The frame takes the allocation with it; an idle decoder holds
+            // nothing once the frame is delivered.
+            let mut frame = mem::take(&mut self.buffered).freeze();
+            frame.advance(HEADER_LEN);
+            frame
+        } else {
+            let frame = Bytes::copy_from_slice(&self.buffered[HEADER_LEN..len]);
+            self.buffered.advance(len);
+            self.consumed += len;
+            frame
+        };
         if self.buffered.is_empty() {
-            // The split-off frame keeps the allocation alive; drop our share of
-            // it so an idle decoder pins nothing once the frame is delivered.
+            // Release the allocation rather than keep a drained buffer.
             self.buffered = BytesMut::new();
+            self.consumed = 0;
         }
         Frame {
             dest,
-            payload: Payload::Owned(frame),
+            payload: Payload::Owned(payload),
         }
     }
 

@@ -114,14 +114,20 @@
 //!
 //! # Copies
 //!
-//! A payload is copied at most once between the driver's read buffer and the
-//! slices `poll_transmit` offers: a frame that arrives whole in one read is
-//! copied straight into its destination's queue, where it coalesces with the
-//! frames before it into one large write; a frame cut across reads is
-//! reassembled in its sender's buffer and queued from there without a further
-//! copy. Copying whole frames out of the read buffer, rather than queuing
-//! slices of it, is deliberate: a slice would keep the sender's entire read
-//! buffer alive for as long as the slowest destination holds one frame of it.
+//! A payload is copied once between the driver's read buffer and the slices
+//! `poll_transmit` offers: a frame that arrives whole in one read is copied
+//! straight into its destination's queue, where it coalesces with the frames
+//! before it into one large write; a frame cut across reads is reassembled in
+//! its sender's buffer and queued from there without a further copy. Copying
+//! whole frames out of the read buffer, rather than queuing slices of it, is
+//! deliberate: a slice would keep the sender's entire read buffer alive for
+//! as long as the slowest destination holds one frame of it.
+//!
+//! The one exception is the rest of a read stashed while its sender is paused:
+//! it is copied into the sender's buffer, and each frame is copied out of
+//! that again when it resumes, for the same reason (one small frame held by
+//! a slow destination would otherwise pin the whole stash). That second copy
+//! happens only to senders that were paused, which are waiting anyway.
 //!
 //! # Shards and nodes
 //!

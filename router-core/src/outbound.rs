@@ -3,7 +3,10 @@
 //! Frames that arrive whole in one read are copied once, straight into a
 //! contiguous tail buffer, so a run of small frames leaves as one large write
 //! and no read buffer is pinned by a slow destination. Frames reassembled
-//! across reads are already owned (`Bytes`) and are queued without a copy.
+//! across reads are already owned (`Bytes`) and are queued without a copy;
+//! the decoder hands one over only when it pins at most
+//! [`PIN_FACTOR`](crate::frame::PIN_FACTOR) times its size, so counting a
+//! chunk by its length stays within that factor of what it holds.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -21,6 +24,9 @@ pub(crate) struct OutboundQueue {
     /// Bytes of the client's ID still at the front of the queue. The ID may hold
     /// zero bytes, which must not be taken for frame terminators when counting.
     id_unsent: usize,
+    /// Bytes written off the front buffer (the first chunk, or the tail when
+    /// there is none), which stay allocated until that buffer is released.
+    written_front: usize,
 }
 
 impl OutboundQueue {
@@ -41,9 +47,11 @@ impl OutboundQueue {
         self.len == 0
     }
 
-    /// Heap bytes held, for memory accounting.
+    /// Heap bytes held, for memory accounting: what is queued, what of the
+    /// front buffer is written but still allocated, the tail's spare room.
     pub(crate) fn capacity(&self) -> usize {
         self.tail.capacity()
+            + self.written_front
             + self.chunks.iter().map(Bytes::len).sum::<usize>()
             + self.chunks.capacity() * size_of::<Bytes>()
     }
@@ -87,6 +95,7 @@ impl OutboundQueue {
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {
                 self.tail.advance(n);
+                self.written_front += n;
                 break;
             };
             let step = n.min(front.len());
@@ -94,6 +103,9 @@ impl OutboundQueue {
             n -= step;
             if front.is_empty() {
                 self.chunks.pop_front();
+                self.written_front = 0;
+            } else {
+                self.written_front += step;
             }
         }
         if self.len == 0 {
