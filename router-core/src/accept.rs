@@ -6,8 +6,8 @@
 //! without making progress, and one that logged every failure would flood
 //! its log. Instead accepting pauses for [`Config::accept_pause`] (clients
 //! wait in the kernel's backlog meanwhile, and the connections already open
-//! keep being served), and one warning goes out per [`WARNING_INTERVAL`],
-//! however many accepts fail.
+//! keep being served), and one warning goes out per
+//! [`LOG_INTERVAL`](crate::log_limit::LOG_INTERVAL), however many accepts fail.
 //!
 //! std has no [`io::ErrorKind`] for `EMFILE` or `ENFILE`, so rather than list
 //! the resource errors by number, every failure not known to concern one
@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-/// At most one warning per this interval.
-const WARNING_INTERVAL: Duration = Duration::from_secs(10);
+use crate::log_limit::LogLimit;
 
 /// What a failed `accept` means for the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +54,7 @@ impl AcceptFailure {
 pub(crate) struct AcceptBackoff {
     /// When accepting resumes; `None` while it is not paused.
     paused_until: Option<Instant>,
-    last_warning: Option<Instant>,
-    /// Listener failures since `last_warning`, reported with the next one.
-    failures_unreported: u64,
+    warnings: LogLimit,
 }
 
 impl AcceptBackoff {
@@ -65,13 +62,9 @@ impl AcceptBackoff {
     /// `now + pause`, and warns unless a warning went out recently.
     pub(crate) fn pause(&mut self, error: &io::Error, pause: Duration, now: Instant) {
         self.paused_until = Some(now + pause);
-        self.failures_unreported += 1;
-        if self
-            .last_warning
-            .is_some_and(|at| now.saturating_duration_since(at) < WARNING_INTERVAL)
-        {
+        let Some(suppressed) = self.warnings.allow(now) else {
             return;
-        }
+        };
         let hint = if out_of_descriptors(error) {
             ": out of file descriptors, raise the limit (ulimit -n) or lower max_connections"
         } else {
@@ -79,12 +72,10 @@ impl AcceptBackoff {
         };
         warn!(
             %error,
-            failures = self.failures_unreported,
+            failures = suppressed + 1,
             pause_ms = pause.as_millis() as u64,
             "accept failed; pausing accepts{hint}"
         );
-        self.last_warning = Some(now);
-        self.failures_unreported = 0;
     }
 
     /// When accepting resumes, while it is paused.
@@ -136,20 +127,15 @@ mod tests {
     }
 
     #[test]
-    fn warns_once_per_interval_and_counts_the_rest() {
+    fn each_failure_pauses_until_its_own_pause_ends() {
         let start = router_sim::epoch();
         let mut backoff = AcceptBackoff::default();
         let error = io::Error::from_raw_os_error(23);
         backoff.pause(&error, PAUSE, start);
-        assert_eq!(backoff.last_warning, Some(start));
-        assert_eq!(backoff.failures_unreported, 0);
-        backoff.pause(&error, PAUSE, start + PAUSE);
+        assert_eq!(backoff.paused_until(), Some(start + PAUSE));
         backoff.pause(&error, PAUSE, start + 2 * PAUSE);
-        assert_eq!(backoff.last_warning, Some(start));
-        assert_eq!(backoff.failures_unreported, 2);
         assert_eq!(backoff.paused_until(), Some(start + 3 * PAUSE));
-        backoff.pause(&error, PAUSE, start + WARNING_INTERVAL);
-        assert_eq!(backoff.last_warning, Some(start + WARNING_INTERVAL));
-        assert_eq!(backoff.failures_unreported, 0);
+        backoff.resume_if_due(start + 3 * PAUSE);
+        assert_eq!(backoff.paused_until(), None);
     }
 }

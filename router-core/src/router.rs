@@ -14,6 +14,7 @@ use crate::conn::{Conn, DeadlineKind, HeldFrame};
 use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
 use crate::frame::{Frame, HEADER_LEN, Payload};
 use crate::ids::{IdAllocator, Owner};
+use crate::log_limit::LogLimit;
 use crate::stats::{CloseCause, DropCause, Stats};
 use crate::timers::DeadlineQueue;
 
@@ -42,6 +43,9 @@ pub struct Router {
     to_resume: VecDeque<u32>,
     stats: Stats,
     accept_backoff: AcceptBackoff,
+    /// Rate limits of the warnings a client can trigger, one per kind.
+    violation_log: LogLimit,
+    write_stall_log: LogLimit,
     /// Set by [`shutdown`](Self::shutdown): when to give up flushing.
     drain_deadline: Option<Instant>,
     drained_reported: bool,
@@ -61,6 +65,8 @@ impl Router {
             to_resume: VecDeque::new(),
             stats: Stats::default(),
             accept_backoff: AcceptBackoff::default(),
+            violation_log: LogLimit::default(),
+            write_stall_log: LogLimit::default(),
             drain_deadline: None,
             drained_reported: false,
         })
@@ -354,11 +360,14 @@ impl Router {
         c.scheduled = None;
         match c.deadline(self.config.write_stall_timeout, self.config.idle_timeout) {
             Some((due, DeadlineKind::WriteStall)) if due <= now => {
-                warn!(
-                    conn = id,
-                    queued = c.outbound.len(),
-                    "closing slow consumer: no bytes accepted for write_stall_timeout"
-                );
+                if let Some(suppressed) = self.write_stall_log.allow(now) {
+                    warn!(
+                        conn = id,
+                        queued = c.outbound.len(),
+                        suppressed,
+                        "closing slow consumer: no bytes accepted for write_stall_timeout"
+                    );
+                }
                 self.close(id, CloseCause::WriteStall);
             }
             Some((due, DeadlineKind::Idle)) if due <= now => {
@@ -472,7 +481,14 @@ impl Router {
                 }
                 Ok(None) => break,
                 Err(too_large) => {
-                    warn!(conn = id, error = %too_large, "protocol violation: closing sender");
+                    if let Some(suppressed) = self.violation_log.allow(now) {
+                        warn!(
+                            conn = id,
+                            error = %too_large,
+                            suppressed,
+                            "protocol violation: closing sender"
+                        );
+                    }
                     // Counted like every other drop: payload bytes, no header.
                     let payload_read = too_large.received - HEADER_LEN;
                     self.stats

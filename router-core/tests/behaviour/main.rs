@@ -11,6 +11,7 @@ mod accept;
 mod backpressure;
 mod ids;
 mod lifecycle;
+mod log_floods;
 mod memory;
 mod routing;
 mod stats;
