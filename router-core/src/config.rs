@@ -9,6 +9,7 @@ use crate::ids::IdLayout;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
+const GIB: usize = 1024 * MIB;
 
 /// What the router does with a frame whose destination's queue is above
 /// [`Config::outbound_high_water`].
@@ -69,6 +70,22 @@ pub struct Config {
     /// Which bits of an ID name the shard and node that own it. Default: none,
     /// so a single router uses all 32 bits for its sequence.
     pub id_layout: IdLayout,
+    /// Heap bytes all connections' buffers and queues may hold together:
+    /// partial frames, frames buffered while a sender is paused, held frames,
+    /// and queues. Over it, the router stops taking memory from those who
+    /// hold the most without losing what it accepted for delivery: it closes
+    /// the connections with the largest unfinished frames first (counted as
+    /// [`CloseCause::MemoryBudget`]), and while that is not enough, frames for
+    /// a destination that already has bytes queued wait (their sender is
+    /// paused) or are dropped ([`DropCause::MemoryBudget`]) per
+    /// [`overflow_policy`](Self::overflow_policy). It may be exceeded by the
+    /// reads in flight of one `handle_*` call. At least `max_frame_bytes`.
+    /// Default 1 GiB (the core cannot read the machine's memory; the `router`
+    /// server defaults to a quarter of it).
+    ///
+    /// [`CloseCause::MemoryBudget`]: crate::CloseCause::MemoryBudget
+    /// [`DropCause::MemoryBudget`]: crate::DropCause::MemoryBudget
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Config {
@@ -84,6 +101,7 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(5),
             accept_pause: Duration::from_millis(100),
             id_layout: IdLayout::SINGLE,
+            max_buffered_bytes: GIB,
         }
     }
 }
@@ -122,6 +140,14 @@ pub enum ConfigError {
         max: usize,
         /// IDs available to this router under its layout.
         space: u64,
+    },
+    /// The memory budget cannot hold even one frame of the largest size.
+    #[error("max_buffered_bytes ({budget}) must be at least max_frame_bytes ({frame})")]
+    BudgetBelowFrameLimit {
+        /// The configured budget.
+        budget: usize,
+        /// The configured frame limit.
+        frame: usize,
     },
     /// The ID layout itself is inconsistent.
     #[error(transparent)]
@@ -163,6 +189,12 @@ impl Config {
         if u32::try_from(self.max_frame_bytes).is_err() {
             return Err(ConfigError::FrameLimitTooLarge(self.max_frame_bytes));
         }
+        if self.max_buffered_bytes < self.max_frame_bytes {
+            return Err(ConfigError::BudgetBelowFrameLimit {
+                budget: self.max_buffered_bytes,
+                frame: self.max_frame_bytes,
+            });
+        }
         self.id_layout.validate()?;
         let space = self.id_layout.local_id_space();
         if self.max_connections as u64 > space {
@@ -191,6 +223,7 @@ mod tests {
         assert_eq!(config.max_connections, 100_000);
         assert_eq!(config.drain_timeout, Duration::from_secs(5));
         assert_eq!(config.accept_pause, Duration::from_millis(100));
+        assert_eq!(config.max_buffered_bytes, 1 << 30);
         assert_eq!(config.validate(), Ok(()));
     }
 
@@ -234,6 +267,14 @@ mod tests {
                 field: "accept_pause"
             })
         );
+        let tiny_budget = Config {
+            max_buffered_bytes: (1 << 20) - 1,
+            ..Config::default()
+        };
+        assert!(matches!(
+            tiny_budget.validate(),
+            Err(ConfigError::BudgetBelowFrameLimit { .. })
+        ));
         let small_space = Config {
             id_layout: IdLayout::new(8, 0, 8, 0),
             max_connections: (1 << 16) + 1,

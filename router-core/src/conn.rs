@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::budget::Footprint;
 use crate::frame::FrameDecoder;
 use crate::outbound::OutboundQueue;
 
@@ -41,6 +42,11 @@ pub(crate) struct Conn {
     pub(crate) last_write_progress: Instant,
     /// The instant this connection is scheduled at in the deadline queue.
     pub(crate) scheduled: Option<Instant>,
+    /// What the memory budget last counted for it.
+    pub(crate) footprint: Footprint,
+    /// Its unfinished frame was discarded to keep the router within
+    /// `max_buffered_bytes`: it is closing, and closes as `MemoryBudget`.
+    pub(crate) shed: bool,
 }
 
 /// Why a connection's deadline is set.
@@ -63,6 +69,22 @@ impl Conn {
             last_input: now,
             last_write_progress: now,
             scheduled: None,
+            footprint: Footprint::default(),
+            shed: false,
+        }
+    }
+
+    /// What it holds now, for the memory budget.
+    pub(crate) fn current_footprint(&self) -> Footprint {
+        let held = self.held.as_ref().map_or(0, |h| h.payload.len());
+        let unfinished = if self.held.is_none() && !self.closing {
+            self.decoder.buffered_len()
+        } else {
+            0
+        };
+        Footprint {
+            heap: self.decoder.capacity() + self.outbound.capacity() + held,
+            unfinished,
         }
     }
 

@@ -107,6 +107,7 @@ pub struct ConnInfo {
     pub heap_bytes: usize,
     /// Whether its reading is paused behind a full destination.
     pub paused: bool,
-    /// Whether it sent EOF (or the router is shutting down) and is flushing.
+    /// Whether it sent EOF (or the router is shutting down, or shed it to
+    /// stay within `max_buffered_bytes`) and is flushing.
     pub closing: bool,
 }

@@ -139,6 +139,7 @@
 #![forbid(unsafe_code)]
 
 mod accept;
+mod budget;
 mod config;
 mod conn;
 mod event;

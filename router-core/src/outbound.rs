@@ -50,9 +50,10 @@ impl OutboundQueue {
     /// Heap bytes held, for memory accounting: what is queued, what of the
     /// front buffer is written but still allocated, the tail's spare room.
     pub(crate) fn capacity(&self) -> usize {
+        // The chunks hold every queued byte but the tail's.
         self.tail.capacity()
             + self.written_front
-            + self.chunks.iter().map(Bytes::len).sum::<usize>()
+            + (self.len - self.tail.len())
             + self.chunks.capacity() * size_of::<Bytes>()
     }
 

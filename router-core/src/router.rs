@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 use tracing::{debug, trace, warn};
 
 use crate::accept::{AcceptBackoff, AcceptFailure};
+use crate::budget::{Footprint, MemoryBudget};
 use crate::config::{Config, ConfigError, OverflowPolicy};
 use crate::conn::{Conn, DeadlineKind, HeldFrame};
 use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
@@ -46,6 +47,9 @@ pub struct Router {
     /// Rate limits of the warnings a client can trigger, one per kind.
     violation_log: LogLimit,
     write_stall_log: LogLimit,
+    budget_log: LogLimit,
+    /// The total all connections hold, against `max_buffered_bytes`.
+    budget: MemoryBudget,
     /// Set by [`shutdown`](Self::shutdown): when to give up flushing.
     drain_deadline: Option<Instant>,
     drained_reported: bool,
@@ -57,6 +61,7 @@ impl Router {
         config.validate()?;
         Ok(Router {
             ids: IdAllocator::new(config.id_layout),
+            budget: MemoryBudget::new(config.max_buffered_bytes),
             config,
             conns: FxHashMap::default(),
             deadlines: DeadlineQueue::default(),
@@ -67,6 +72,7 @@ impl Router {
             accept_backoff: AcceptBackoff::default(),
             violation_log: LogLimit::default(),
             write_stall_log: LogLimit::default(),
+            budget_log: LogLimit::default(),
             drain_deadline: None,
             drained_reported: false,
         })
@@ -88,7 +94,7 @@ impl Router {
         self.conns.get(&conn.0).map(|c| ConnInfo {
             queued_bytes: c.outbound.len(),
             buffered_bytes: c.decoder.buffered_len(),
-            heap_bytes: c.decoder.capacity() + c.outbound.capacity(),
+            heap_bytes: c.current_footprint().heap,
             paused: c.held.is_some(),
             closing: c.closing,
         })
@@ -157,6 +163,7 @@ impl Router {
         self.conns.insert(id, conn);
         self.stats.connections_accepted += 1;
         self.stats.connections_open += 1;
+        self.budget.touch(id);
         self.mark_ready(id);
         self.reschedule(id);
         debug!(conn = id, "accepted");
@@ -215,6 +222,7 @@ impl Router {
             return;
         }
         c.last_input = now;
+        self.budget.touch(id);
         if c.held.is_some() {
             c.decoder.stash(input);
         } else if self.decode_and_route(id, input, now) {
@@ -239,6 +247,7 @@ impl Router {
             return;
         }
         c.closing = true;
+        self.budget.touch(id);
         // It takes no new frame from now on, so the frames of senders held
         // behind its full queue can only be dropped: release those senders now
         // rather than when it has flushed (up to `write_stall_timeout` later).
@@ -287,6 +296,7 @@ impl Router {
         }
         c.outbound.consume(written);
         c.last_write_progress = now;
+        self.budget.touch(id);
         self.stats.bytes_written += written as u64;
         self.stats.bytes_queued -= written as u64;
         if c.outbound.len() < self.config.outbound_low_water {
@@ -395,6 +405,7 @@ impl Router {
             let c = self.conns.get_mut(&id).expect("listed above");
             c.closing = true;
             c.waiters.clear();
+            self.budget.touch(id);
             if let Some(held) = c.held.take() {
                 self.stats.senders_paused -= 1;
                 self.stats
@@ -528,14 +539,25 @@ impl Router {
             self.stats.count_drop(DropCause::DestinationClosed, 1, len);
             return Ok(());
         }
-        if d.outbound.len() > self.config.outbound_high_water {
+        // Over the memory budget, only a destination with nothing queued
+        // takes more: it is writing what it gets, and keeps its pairs served.
+        let over_budget = self.budget.is_over() && !d.outbound.is_empty();
+        if d.outbound.len() > self.config.outbound_high_water || over_budget {
             match self.config.overflow_policy {
                 OverflowPolicy::Drop => {
-                    trace!(from, dest, "dropped: destination full");
-                    self.stats.count_drop(DropCause::DestinationFull, 1, len);
+                    trace!(from, dest, over_budget, "dropped: destination full");
+                    let cause = if over_budget {
+                        DropCause::MemoryBudget
+                    } else {
+                        DropCause::DestinationFull
+                    };
+                    self.stats.count_drop(cause, 1, len);
                     return Ok(());
                 }
                 OverflowPolicy::Pause => {
+                    if over_budget {
+                        self.stats.budget_pauses += 1;
+                    }
                     d.waiters.push(from);
                     return Err(HeldFrame {
                         dest,
@@ -545,6 +567,7 @@ impl Router {
             }
         }
         let was_empty = d.outbound.is_empty();
+        self.budget.touch(dest);
         match frame.payload {
             Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
             Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
@@ -569,8 +592,16 @@ impl Router {
     /// makes the earliest deadline exact. Every public `handle_*` that changes
     /// state ends here, so no work is left half-done between calls.
     fn settle(&mut self, now: Instant) {
-        while let Some(id) = self.to_resume.pop_front() {
-            self.resume(id, now);
+        loop {
+            while let Some(id) = self.to_resume.pop_front() {
+                self.resume(id, now);
+            }
+            self.account_touched();
+            self.enforce_budget(now);
+            // Shedding a connection releases the senders waiting on it.
+            if self.to_resume.is_empty() {
+                break;
+            }
         }
         if self.is_drained() && !self.drained_reported {
             self.drained_reported = true;
@@ -608,6 +639,7 @@ impl Router {
         let Some(held) = self.conns.get_mut(&id).and_then(|c| c.held.take()) else {
             return; // Closed meanwhile, or listed twice.
         };
+        self.budget.touch(id);
         let dest_open = self.conns.get(&held.dest).is_some_and(|d| !d.closing);
         if !dest_open {
             self.stats
@@ -664,6 +696,8 @@ impl Router {
         if flushed {
             let cause = if self.is_shutting_down() {
                 CloseCause::Shutdown
+            } else if self.conns[&id].shed {
+                CloseCause::MemoryBudget
             } else {
                 CloseCause::Eof
             };
@@ -696,6 +730,8 @@ impl Router {
                 .count_drop(unrouted_as, 1, held.payload.len() as u64);
         }
         self.count_discarded(c.decoder.clear(), unrouted_as);
+        self.budget.account(id, c.footprint, Footprint::default());
+        self.stats.bytes_buffered = self.budget.held() as u64;
         self.to_resume.extend(c.waiters.drain(..));
         self.stats.count_close(cause);
         self.events.push_back(Event::Close(ConnHandle(id)));
@@ -710,6 +746,58 @@ impl Router {
         if let Some(partial) = discarded.partial_bytes {
             self.stats.count_drop(DropCause::Truncated, 1, partial);
         }
+    }
+
+    /// Brings the memory budget up to date with every connection touched
+    /// since the last call.
+    fn account_touched(&mut self) {
+        while let Some(id) = self.budget.next_touched() {
+            self.account(id);
+        }
+        self.stats.bytes_buffered = self.budget.held() as u64;
+    }
+
+    /// Counts what `id` holds now in the memory budget. A closed connection
+    /// is skipped: `close` took it off the books.
+    fn account(&mut self, id: u32) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            let new = c.current_footprint();
+            let old = mem::replace(&mut c.footprint, new);
+            self.budget.account(id, old, new);
+        }
+    }
+
+    /// While the router holds more than `max_buffered_bytes`, discards the
+    /// largest unfinished frame and closes its sender (once what is queued
+    /// to it is written: nothing accepted for delivery is lost). What is left
+    /// over the bound is whole frames; `route` keeps those from growing.
+    fn enforce_budget(&mut self, now: Instant) {
+        while self.budget.is_over() {
+            let Some(id) = self.budget.largest_unfinished() else {
+                return;
+            };
+            let c = self
+                .conns
+                .get_mut(&id)
+                .expect("the budget lists open connections");
+            if let Some(suppressed) = self.budget_log.allow(now) {
+                warn!(
+                    conn = id,
+                    unfinished = c.decoder.buffered_len(),
+                    held = self.budget.held(),
+                    limit = self.config.max_buffered_bytes,
+                    suppressed,
+                    "over max_buffered_bytes: closing the sender of the largest unfinished frame"
+                );
+            }
+            c.closing = true;
+            c.shed = true;
+            self.to_resume.extend(c.waiters.drain(..));
+            self.finish_closing(id);
+            self.account(id);
+            self.reschedule(id);
+        }
+        self.stats.bytes_buffered = self.budget.held() as u64;
     }
 
     fn mark_ready(&mut self, id: u32) {

@@ -30,11 +30,15 @@ pub enum DropCause {
     Truncated,
     /// Shutdown stopped reading before the frame could be routed.
     Shutdown,
+    /// The router held more than `max_buffered_bytes` and the destination
+    /// already had bytes queued, under
+    /// [`OverflowPolicy::Drop`](crate::OverflowPolicy::Drop).
+    MemoryBudget,
 }
 
 impl DropCause {
     /// Every cause, for exporters that list them all.
-    pub const ALL: [DropCause; 8] = [
+    pub const ALL: [DropCause; 9] = [
         DropCause::UnknownDestination,
         DropCause::NoRoute,
         DropCause::DestinationFull,
@@ -43,6 +47,7 @@ impl DropCause {
         DropCause::SenderClosed,
         DropCause::Truncated,
         DropCause::Shutdown,
+        DropCause::MemoryBudget,
     ];
 
     /// A stable `snake_case` name, for metric labels and logs.
@@ -56,6 +61,7 @@ impl DropCause {
             DropCause::SenderClosed => "sender_closed",
             DropCause::Truncated => "truncated",
             DropCause::Shutdown => "shutdown",
+            DropCause::MemoryBudget => "memory_budget",
         }
     }
 }
@@ -75,17 +81,22 @@ pub enum CloseCause {
     ProtocolViolation,
     /// The router shut down.
     Shutdown,
+    /// The router held more than `max_buffered_bytes`, and this connection
+    /// held the largest unfinished frame: the frame was discarded, and the
+    /// connection closed once what was queued to it was written.
+    MemoryBudget,
 }
 
 impl CloseCause {
     /// Every cause, for exporters that list them all.
-    pub const ALL: [CloseCause; 6] = [
+    pub const ALL: [CloseCause; 7] = [
         CloseCause::Eof,
         CloseCause::Reset,
         CloseCause::WriteStall,
         CloseCause::Idle,
         CloseCause::ProtocolViolation,
         CloseCause::Shutdown,
+        CloseCause::MemoryBudget,
     ];
 
     /// A stable `snake_case` name, for metric labels and logs.
@@ -97,6 +108,7 @@ impl CloseCause {
             CloseCause::Idle => "idle",
             CloseCause::ProtocolViolation => "protocol_violation",
             CloseCause::Shutdown => "shutdown",
+            CloseCause::MemoryBudget => "memory_budget",
         }
     }
 }
@@ -152,6 +164,14 @@ pub struct Stats {
     pub sender_pauses: u64,
     /// Bytes queued to all destinations now, IDs included.
     pub bytes_queued: u64,
+    /// Heap bytes all connections' buffers and queues hold now, the figure
+    /// [`max_buffered_bytes`](crate::Config::max_buffered_bytes) bounds.
+    pub bytes_buffered: u64,
+    /// Times a sender was paused because the router held more than
+    /// `max_buffered_bytes` (and its destination had bytes queued), rather
+    /// than because the destination was above its high-water mark. Also
+    /// counted in [`sender_pauses`](Self::sender_pauses).
+    pub budget_pauses: u64,
 }
 
 impl Stats {
@@ -214,9 +234,9 @@ mod tests {
         }
         let count = |frames, bytes| FrameCount { frames, bytes };
         assert_eq!(stats.dropped(DropCause::Shutdown), count(1, 7));
-        assert_eq!(stats.dropped_total(), count(8, 28));
+        assert_eq!(stats.dropped_total(), count(9, 36));
         // Oversized (4 bytes) and Truncated (6 bytes) are not whole frames.
-        assert_eq!(stats.dropped_whole(), count(6, 28 - 4 - 6));
+        assert_eq!(stats.dropped_whole(), count(7, 36 - 4 - 6));
         for (i, cause) in CloseCause::ALL.into_iter().enumerate() {
             assert_eq!(cause as usize, i);
         }

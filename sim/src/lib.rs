@@ -62,6 +62,11 @@ pub fn small_config(selector: u64) -> Config {
         } else {
             IdLayout::SINGLE
         },
+        // Drawn last, so every earlier field is what it was for each seed.
+        // From one frame up to a few connections' worth: small enough that
+        // many seeds reach it.
+        max_buffered_bytes: rng
+            .usize(max_frame_bytes..=8 * (max_frame_bytes + outbound_high_water)),
     }
 }
 

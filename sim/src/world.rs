@@ -514,6 +514,7 @@ impl Sim {
         let queue_bound = config.outbound_high_water + config.max_frame_bytes + 1;
         let buffer_bound = config.max_frame_bytes + 4 + self.max_read;
         let (mut queued, mut paused, mut live) = (0, 0, 0);
+        let (mut heap, mut unfinished) = (0, 0);
         for c in &self.clients {
             let info = self.router.connection_info(c.conn);
             if c.closed {
@@ -524,6 +525,10 @@ impl Sim {
             live += 1;
             queued += info.queued_bytes;
             paused += u64::from(info.paused);
+            heap += info.heap_bytes;
+            if !info.paused && !info.closing {
+                unfinished += info.buffered_bytes;
+            }
             assert!(
                 info.queued_bytes <= queue_bound,
                 "{} has {} bytes queued, over {queue_bound}",
@@ -545,6 +550,12 @@ impl Sim {
         }
         assert_eq!(stats.connections_open, live, "connections_open");
         assert_eq!(stats.bytes_queued, queued as u64, "bytes_queued");
+        // The budget counts what each connection holds, and over it nobody
+        // keeps an unfinished frame (whole frames are never given up).
+        assert_eq!(stats.bytes_buffered, heap as u64, "bytes_buffered");
+        if heap > config.max_buffered_bytes {
+            assert_eq!(unfinished, 0, "{heap} bytes held over the budget");
+        }
         assert_eq!(stats.senders_paused, paused, "senders_paused");
         let accounted = self.oracle.delivered_frames() + stats.dropped_whole().frames;
         assert!(
@@ -595,7 +606,17 @@ impl Sim {
             .filter(|c| !c.sent_garbage)
             .map(|c| c.conn.id())
             .collect();
-        let receivers: Vec<u32> = live().map(|c| c.conn.id()).collect();
+        // A receiver the router is closing (shed to stay within
+        // max_buffered_bytes) takes no new frame, like one that sent EOF.
+        let closing = |c: &&Client| {
+            self.router
+                .connection_info(c.conn)
+                .is_some_and(|info| info.closing)
+        };
+        let receivers: Vec<u32> = live()
+            .filter(|c| !closing(c))
+            .map(|c| c.conn.id())
+            .collect();
         let missing: u64 = senders
             .iter()
             .flat_map(|&from| receivers.iter().map(move |&to| (from, to)))
@@ -604,10 +625,11 @@ impl Sim {
         let allowed = match self.router.config().overflow_policy {
             OverflowPolicy::Pause => 0,
             OverflowPolicy::Drop => {
-                self.router
-                    .stats()
+                let stats = self.router.stats();
+                stats
                     .dropped(router_core::DropCause::DestinationFull)
                     .frames
+                    + stats.dropped(router_core::DropCause::MemoryBudget).frames
             }
         };
         assert!(

@@ -134,11 +134,11 @@ fn drops_and_closes_are_counted_by_cause() {
     let stats = net.router.stats();
     let dropped = DropCause::ALL.map(|cause| stats.dropped(cause).frames);
     // UnknownDestination, NoRoute, DestinationFull, DestinationClosed,
-    // Oversized, SenderClosed, Truncated, Shutdown.
-    assert_eq!(dropped, [1, 0, 1, 1, 1, 0, 1, 0]);
+    // Oversized, SenderClosed, Truncated, Shutdown, MemoryBudget.
+    assert_eq!(dropped, [1, 0, 1, 1, 1, 0, 1, 0, 0]);
     let closed = CloseCause::ALL.map(|cause| stats.closed(cause));
-    // Eof, Reset, WriteStall, Idle, ProtocolViolation, Shutdown.
-    assert_eq!(closed, [1, 1, 1, 1, 1, 0]);
+    // Eof, Reset, WriteStall, Idle, ProtocolViolation, Shutdown, MemoryBudget.
+    assert_eq!(closed, [1, 1, 1, 1, 1, 0, 0]);
     assert_eq!(stats.closed_total(), 5);
     assert_eq!(stats.connections_open, 0);
     assert_eq!(stats.dropped_total().frames, 5);
@@ -158,7 +158,8 @@ fn cause_names_are_stable_snake_case() {
             "oversized",
             "sender_closed",
             "truncated",
-            "shutdown"
+            "shutdown",
+            "memory_budget"
         ]
     );
     let closes = CloseCause::ALL.map(CloseCause::name);
@@ -170,7 +171,8 @@ fn cause_names_are_stable_snake_case() {
             "write_stall",
             "idle",
             "protocol_violation",
-            "shutdown"
+            "shutdown",
+            "memory_budget"
         ]
     );
 }
@@ -247,7 +249,11 @@ fn config_rejects_a_frame_limit_beyond_u32() {
         validate(|c| c.max_frame_bytes = too_large),
         Err(ConfigError::FrameLimitTooLarge(too_large))
     );
-    assert_eq!(validate(|c| c.max_frame_bytes = u32::MAX as usize), Ok(()));
+    let largest = |c: &mut Config| {
+        c.max_frame_bytes = u32::MAX as usize;
+        c.max_buffered_bytes = u32::MAX as usize;
+    };
+    assert_eq!(validate(largest), Ok(()));
 }
 
 #[test]
