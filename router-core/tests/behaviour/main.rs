@@ -9,6 +9,7 @@ mod support;
 
 mod accept;
 mod backpressure;
+mod budget;
 mod ids;
 mod lifecycle;
 mod log_floods;
