@@ -54,7 +54,9 @@ const DROP_CAUSES_HELP: &str = "unknown_destination (no live client holds the ID
      oversized (over max_frame_bytes: a protocol violation), \
      sender_closed (the sender was closed before its held frames were routed), \
      truncated (a partial frame cut off by its sender's EOF or close), \
-     shutdown (still unrouted when the drain stopped reading).";
+     shutdown (still unrouted when the drain stopped reading), \
+     memory_budget (over max_buffered_bytes, for a destination with bytes queued, \
+     under overflow_policy=drop).";
 
 fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
     gauge(
@@ -102,7 +104,8 @@ fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Resu
          write_stall (a slow consumer: it accepted no bytes for write_stall_timeout), \
          idle (nothing sent or queued for idle_timeout), \
          protocol_violation (it sent a frame over max_frame_bytes), \
-         shutdown (closed by the drain).",
+         shutdown (closed by the drain), \
+         memory_budget (over max_buffered_bytes, it held the largest unfinished frame).",
         None,
         CloseCause::ALL.map(|cause| (cause.name(), stats.closed(cause))),
     )?;
@@ -167,6 +170,14 @@ fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Resu
     )?;
     gauge(
         encoder,
+        "router_buffered",
+        "Heap bytes all connections' buffers and queues hold now, \
+         the figure max_buffered_bytes bounds.",
+        BYTES,
+        stats.bytes_buffered,
+    )?;
+    gauge(
+        encoder,
         "router_senders_paused",
         "Senders not being read now, waiting for a full destination to drain \
          (overflow_policy=pause).",
@@ -176,9 +187,19 @@ fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Resu
     counter(
         encoder,
         "router_sender_pauses",
-        "Times a sender was paused behind a destination above outbound_high_water.",
+        "Times a sender was paused behind a destination above outbound_high_water, \
+         or behind one with bytes queued while over max_buffered_bytes.",
         None,
         stats.sender_pauses,
+    )?;
+    counter(
+        encoder,
+        "router_budget_pauses",
+        "Times a sender was paused because the router held more than \
+         max_buffered_bytes and its destination had bytes queued \
+         (also in router_sender_pauses_total).",
+        None,
+        stats.budget_pauses,
     )
 }
 
@@ -257,7 +278,14 @@ mod tests {
 
     #[test]
     fn every_counter_is_exposed_with_its_value() {
-        let text = exposition(busy_router().stats());
+        let router = busy_router();
+        let text = exposition(router.stats());
+        // What the queues allocate for 11 bytes depends on the allocator's
+        // rounding; the figure is whatever the router counted.
+        let buffered = router.stats().bytes_buffered;
+        assert!(buffered >= 11, "{buffered}");
+        let sample = format!("router_buffered_bytes {buffered}\n");
+        assert!(text.contains(&sample), "no {sample:?} in:\n{text}");
         for sample in [
             "router_connections_open 2\n",
             "router_connections_accepted_total 2\n",
@@ -277,6 +305,8 @@ mod tests {
             "router_written_bytes_total 0\n",
             "router_senders_paused 0\n",
             "router_sender_pauses_total 0\n",
+            "router_budget_pauses_total 0\n",
+            "router_connections_closed_total{cause=\"memory_budget\"} 0\n",
         ] {
             assert!(text.contains(sample), "no {sample:?} in:\n{text}");
         }
@@ -290,7 +320,7 @@ mod tests {
         assert!(text.contains("# UNIT router_routed_bytes bytes\n"));
         let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        assert_eq!((families, helps), (16, 16), "{text}");
+        assert_eq!((families, helps), (18, 18), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 

@@ -8,6 +8,8 @@ use bytesize::ByteSize;
 use clap::{Parser, ValueEnum};
 use router_core::{Config, ConfigError, OverflowPolicy};
 
+use crate::machine::default_max_buffered_bytes;
+
 /// A TCP message router: each client is sent its ID, then every frame
 /// `[dest: u32][payload][0x00]` it sends is delivered to client `dest`.
 ///
@@ -78,6 +80,14 @@ pub(crate) struct Cli {
     /// (out of file descriptors), which retrying at once would not cure.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]
     accept_pause: Duration,
+
+    /// Bytes all connections' buffers and queues may hold together. Over it,
+    /// the senders of the largest unfinished frames are closed, and frames
+    /// for destinations with bytes queued wait (or are dropped, per
+    /// --overflow-policy). Default: a quarter of the machine's memory (or of
+    /// the cgroup's memory.max, if lower).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = default_max_buffered_bytes())]
+    max_buffered_bytes: usize,
 }
 
 /// The event loops the router can run on.
@@ -139,6 +149,7 @@ impl Cli {
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
             accept_pause: self.accept_pause,
+            max_buffered_bytes: self.max_buffered_bytes,
             ..Config::default()
         };
         config.validate()?;
@@ -149,7 +160,7 @@ impl Cli {
 /// A [`ConfigError`]'s message, which names [`Config`] fields, with each
 /// field named by its flag instead.
 pub(crate) fn describe(error: &ConfigError) -> String {
-    const FIELDS: [&str; 8] = [
+    const FIELDS: [&str; 9] = [
         "max_frame_bytes",
         "outbound_high_water",
         "outbound_low_water",
@@ -158,6 +169,7 @@ pub(crate) fn describe(error: &ConfigError) -> String {
         "max_connections",
         "drain_timeout",
         "accept_pause",
+        "max_buffered_bytes",
     ];
     FIELDS.iter().fold(error.to_string(), |message, field| {
         message.replace(field, &format!("--{}", field.replace('_', "-")))
@@ -205,7 +217,11 @@ mod tests {
         assert_eq!(cli.driver, Driver::Mio);
         assert_eq!(cli.metrics_addr, None);
         assert_eq!(cli.log_format, LogFormat::Text);
-        assert_eq!(cli.config().unwrap(), Config::default());
+        let machine_budget = Config {
+            max_buffered_bytes: default_max_buffered_bytes(),
+            ..Config::default()
+        };
+        assert_eq!(cli.config().unwrap(), machine_budget);
     }
 
     #[test]
@@ -224,6 +240,7 @@ mod tests {
             "--max-connections=10",
             "--drain-timeout=2s",
             "--accept-pause=1s",
+            "--max-buffered-bytes=512MiB",
         ])
         .unwrap();
         assert_eq!(cli.listen, "0.0.0.0:9000".parse().unwrap());
@@ -243,6 +260,7 @@ mod tests {
                 max_connections: 10,
                 drain_timeout: Duration::from_secs(2),
                 accept_pause: Duration::from_secs(1),
+                max_buffered_bytes: 512 << 20,
                 ..Config::default()
             }
         );
@@ -310,6 +328,11 @@ mod tests {
             }
         );
         assert_eq!(describe(&error), "--drain-timeout must be longer than zero");
+        let cli = parse(&["--max-buffered-bytes=1KiB"]).unwrap();
+        assert_eq!(
+            describe(&cli.config().unwrap_err()),
+            "--max-buffered-bytes (1024) must be at least --max-frame-bytes (1048576)"
+        );
     }
 
     #[test]

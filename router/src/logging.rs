@@ -46,6 +46,7 @@ pub(crate) fn listening(addr: SocketAddr, driver: Driver, config: &Config) {
         max_connections = config.max_connections,
         drain_timeout = ?config.drain_timeout,
         accept_pause = ?config.accept_pause,
+        max_buffered_bytes = config.max_buffered_bytes,
         "listening on {addr}"
     );
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod logging;
+mod machine;
 mod serve;
 mod signals;
 

@@ -4,7 +4,7 @@
 
 use router_core::{CloseCause, Config, ConnHandle, DropCause, OverflowPolicy};
 
-use crate::support::{Net, frame, payloads};
+use crate::support::{Net, payloads};
 
 const MAX_FRAME: usize = 1024;
 const BUDGET: usize = 8 * MAX_FRAME;
