@@ -34,9 +34,9 @@ async fn partial_frame_attack_is_held_to_the_budget_while_a_new_pair_is_served(
     /// test's own clients, beyond what the budget lets the router hold.
     const OVERHEAD: u64 = 16 * MIB as u64;
     const ROUND_TRIPS: usize = 20;
-    assert!(
+    const _: () = assert!(
         ATTACKERS * MAX_FRAME >= 4 * BUDGET,
-        "the attack must exceed the budget"
+        "the attack exceeds the budget"
     );
     let config = Config {
         max_frame_bytes: MAX_FRAME,
