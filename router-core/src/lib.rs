@@ -108,7 +108,11 @@
 //! - **Bounded memory.** Per connection at most about
 //!   `max_frame_bytes + outbound_high_water + max_frame_bytes`, plus the one
 //!   read a driver has in flight when it is paused. An idle connection holds no
-//!   buffer at all once its ID is written.
+//!   buffer at all once its ID is written. All connections together hold at
+//!   most about [`Config::max_buffered_bytes`]: past it the router discards
+//!   the largest unfinished frames and closes their senders
+//!   ([`CloseCause::MemoryBudget`]), and stops queuing to destinations that
+//!   already have bytes queued, never giving up a frame it accepted.
 //! - **Everything is counted.** Every frame dropped and every connection closed
 //!   is counted by cause in [`Stats`].
 //!

@@ -163,7 +163,8 @@ impl Router {
         self.conns.insert(id, conn);
         self.stats.connections_accepted += 1;
         self.stats.connections_open += 1;
-        self.budget.touch(id);
+        // Accounted at once: accepting is not followed by `settle`.
+        self.account(id);
         self.mark_ready(id);
         self.reschedule(id);
         debug!(conn = id, "accepted");
@@ -754,7 +755,6 @@ impl Router {
         while let Some(id) = self.budget.next_touched() {
             self.account(id);
         }
-        self.stats.bytes_buffered = self.budget.held() as u64;
     }
 
     /// Counts what `id` holds now in the memory budget. A closed connection
@@ -764,6 +764,7 @@ impl Router {
             let new = c.current_footprint();
             let old = mem::replace(&mut c.footprint, new);
             self.budget.account(id, old, new);
+            self.stats.bytes_buffered = self.budget.held() as u64;
         }
     }
 
@@ -797,7 +798,6 @@ impl Router {
             self.account(id);
             self.reschedule(id);
         }
-        self.stats.bytes_buffered = self.budget.held() as u64;
     }
 
     fn mark_ready(&mut self, id: u32) {
