@@ -10,12 +10,13 @@
 //! the only ones it may give up without losing a frame already accepted for
 //! delivery.
 //!
-//! The router reports a connection here whenever its buffers may have
-//! changed ([`touch`](MemoryBudget::touch)) and settles the accounts once per
-//! `handle_*` call, so that a burst of frames to one destination costs one
-//! update, not one per frame.
+//! The router recounts a connection on the spot where the busy paths change
+//! its buffers (reading, routing a frame, writing), which costs no lookup,
+//! and elsewhere (EOF, resuming, shutdown) notes it as touched
+//! ([`touch`](MemoryBudget::touch)) and recounts it when the call settles.
 
 use std::collections::BTreeSet;
+use std::mem;
 
 /// What one connection holds, as last accounted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,9 +74,14 @@ impl MemoryBudget {
         self.touched.pop()
     }
 
-    /// Replaces `id`'s footprint `old` by `new` in the totals. A closed
-    /// connection's `new` footprint is the default, empty one.
-    pub(crate) fn account(&mut self, id: u32, old: Footprint, new: Footprint) {
+    /// Counts `id` as holding `now` instead of what was `accounted` for it,
+    /// which becomes `now`. A closed connection holds the default, empty one.
+    pub(crate) fn recount(&mut self, id: u32, accounted: &mut Footprint, now: Footprint) {
+        let old = mem::replace(accounted, now);
+        self.replace(id, old, now);
+    }
+
+    fn replace(&mut self, id: u32, old: Footprint, new: Footprint) {
         self.held = self.held - old.heap + new.heap;
         if old.unfinished != new.unfinished {
             if old.unfinished > 0 {
@@ -104,16 +110,16 @@ mod tests {
     #[test]
     fn totals_follow_each_connections_latest_footprint() {
         let mut budget = MemoryBudget::new(100);
-        budget.account(1, Footprint::default(), footprint(60, 50));
-        budget.account(2, Footprint::default(), footprint(30, 0));
+        budget.replace(1, Footprint::default(), footprint(60, 50));
+        budget.replace(2, Footprint::default(), footprint(30, 0));
         assert_eq!((budget.held(), budget.is_over()), (90, false));
-        budget.account(2, footprint(30, 0), footprint(45, 40));
+        budget.replace(2, footprint(30, 0), footprint(45, 40));
         assert_eq!((budget.held(), budget.is_over()), (105, true));
         assert_eq!(budget.largest_unfinished(), Some(1));
-        budget.account(1, footprint(60, 50), Footprint::default());
+        budget.replace(1, footprint(60, 50), Footprint::default());
         assert_eq!((budget.held(), budget.is_over()), (45, false));
         assert_eq!(budget.largest_unfinished(), Some(2));
-        budget.account(2, footprint(45, 40), footprint(10, 0));
+        budget.replace(2, footprint(45, 40), footprint(10, 0));
         assert_eq!(budget.largest_unfinished(), None);
     }
 

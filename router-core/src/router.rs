@@ -165,6 +165,7 @@ impl Router {
         self.stats.connections_open += 1;
         // Accounted at once: accepting is not followed by `settle`.
         self.account(id);
+        self.stats.bytes_buffered = self.budget.held() as u64;
         self.mark_ready(id);
         self.reschedule(id);
         debug!(conn = id, "accepted");
@@ -223,9 +224,10 @@ impl Router {
             return;
         }
         c.last_input = now;
-        self.budget.touch(id);
         if c.held.is_some() {
             c.decoder.stash(input);
+            let footprint = c.current_footprint();
+            self.budget.recount(id, &mut c.footprint, footprint);
         } else if self.decode_and_route(id, input, now) {
             self.events.push_back(Event::PauseReading(conn));
         }
@@ -297,7 +299,8 @@ impl Router {
         }
         c.outbound.consume(written);
         c.last_write_progress = now;
-        self.budget.touch(id);
+        let footprint = c.current_footprint();
+        self.budget.recount(id, &mut c.footprint, footprint);
         self.stats.bytes_written += written as u64;
         self.stats.bytes_queued -= written as u64;
         if c.outbound.len() < self.config.outbound_low_water {
@@ -465,7 +468,8 @@ impl Router {
 
     /// Decodes `input` (after anything `id` had buffered) and routes each frame,
     /// until the input is used up or a full destination pauses the sender.
-    /// Returns whether it paused the sender; the caller tells the driver, if
+    /// Returns whether it paused the sender (and recounts what the sender holds
+    /// in the memory budget); the caller tells the driver, if
     /// the driver does not already consider it paused.
     fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) -> bool {
         let Some(c) = self.conns.get_mut(&id) else {
@@ -485,6 +489,8 @@ impl Router {
                         let c = self.conns.get_mut(&id).expect("routing closes nothing");
                         c.decoder = decoder;
                         c.held = Some(held);
+                        let footprint = c.current_footprint();
+                        self.budget.recount(id, &mut c.footprint, footprint);
                         self.stats.senders_paused += 1;
                         self.stats.sender_pauses += 1;
                         trace!(conn = id, "paused");
@@ -514,6 +520,8 @@ impl Router {
         }
         if let Some(c) = self.conns.get_mut(&id) {
             c.decoder = decoder;
+            let footprint = c.current_footprint();
+            self.budget.recount(id, &mut c.footprint, footprint);
         }
         false
     }
@@ -568,11 +576,12 @@ impl Router {
             }
         }
         let was_empty = d.outbound.is_empty();
-        self.budget.touch(dest);
         match frame.payload {
             Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
             Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
         }
+        let footprint = d.current_footprint();
+        self.budget.recount(dest, &mut d.footprint, footprint);
         if d.writable && !d.in_ready_queue {
             d.in_ready_queue = true;
             self.ready.push_back(dest);
@@ -604,6 +613,7 @@ impl Router {
                 break;
             }
         }
+        self.stats.bytes_buffered = self.budget.held() as u64;
         if self.is_drained() && !self.drained_reported {
             self.drained_reported = true;
             debug!("drained");
@@ -731,8 +741,8 @@ impl Router {
                 .count_drop(unrouted_as, 1, held.payload.len() as u64);
         }
         self.count_discarded(c.decoder.clear(), unrouted_as);
-        self.budget.account(id, c.footprint, Footprint::default());
-        self.stats.bytes_buffered = self.budget.held() as u64;
+        self.budget
+            .recount(id, &mut c.footprint, Footprint::default());
         self.to_resume.extend(c.waiters.drain(..));
         self.stats.count_close(cause);
         self.events.push_back(Event::Close(ConnHandle(id)));
@@ -750,7 +760,8 @@ impl Router {
     }
 
     /// Brings the memory budget up to date with every connection touched
-    /// since the last call.
+    /// since the last call: those whose buffers changed away from the paths
+    /// that count them on the spot (reading, routing, writing).
     fn account_touched(&mut self) {
         while let Some(id) = self.budget.next_touched() {
             self.account(id);
@@ -761,10 +772,8 @@ impl Router {
     /// is skipped: `close` took it off the books.
     fn account(&mut self, id: u32) {
         if let Some(c) = self.conns.get_mut(&id) {
-            let new = c.current_footprint();
-            let old = mem::replace(&mut c.footprint, new);
-            self.budget.account(id, old, new);
-            self.stats.bytes_buffered = self.budget.held() as u64;
+            let footprint = c.current_footprint();
+            self.budget.recount(id, &mut c.footprint, footprint);
         }
     }
 
