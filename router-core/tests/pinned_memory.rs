@@ -81,6 +81,20 @@ fn heap_bytes(net: &Net, conns: &[ConnHandle]) -> isize {
     conns.iter().map(info).sum::<usize>() as isize
 }
 
+/// What `conns` report as held is within a factor of 2 of the `held` bytes
+/// the allocator counted, either way.
+fn assert_reports_what_it_holds(net: &Net, conns: &[ConnHandle], held: isize) {
+    let reported = heap_bytes(net, conns);
+    assert!(
+        held <= 2 * reported + BOOKKEEPING,
+        "the router holds {held} bytes but reports {reported}"
+    );
+    assert!(
+        reported <= 2 * held + BOOKKEEPING,
+        "the router reports {reported} bytes but holds {held}"
+    );
+}
+
 #[test]
 fn a_small_frame_from_a_stash_held_by_a_slow_destination_pins_only_itself() {
     let mut net = Net::new(Config {
@@ -117,15 +131,7 @@ fn a_small_frame_from_a_stash_held_by_a_slow_destination_pins_only_itself() {
     assert_eq!(net.router.connection_info(slow).unwrap().queued_bytes, 6);
 
     let held = live_bytes() - before;
-    let reported = heap_bytes(&net, &conns);
-    assert!(
-        held <= 2 * reported + BOOKKEEPING,
-        "the router holds {held} bytes but reports {reported}"
-    );
-    assert!(
-        reported <= 2 * held + BOOKKEEPING,
-        "the router reports {reported} bytes but holds {held}"
-    );
+    assert_reports_what_it_holds(&net, &conns, held);
     assert!(held < 4096, "a 6-byte frame keeps {held} bytes alive");
 
     net.unblock(slow);
@@ -148,13 +154,5 @@ fn a_queue_written_but_for_its_last_bytes_reports_what_it_still_allocates() {
     assert_eq!(net.take_received(slow).len(), 59_990);
 
     let held = live_bytes() - before;
-    let reported = heap_bytes(&net, &conns);
-    assert!(
-        held <= 2 * reported + BOOKKEEPING,
-        "the router holds {held} bytes but reports {reported}"
-    );
-    assert!(
-        reported <= 2 * held + BOOKKEEPING,
-        "the router reports {reported} bytes but holds {held}"
-    );
+    assert_reports_what_it_holds(&net, &conns, held);
 }
