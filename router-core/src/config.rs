@@ -78,8 +78,10 @@ pub struct Config {
     /// [`CloseCause::MemoryBudget`]), and while that is not enough, frames for
     /// a destination that already has bytes queued wait (their sender is
     /// paused) or are dropped ([`DropCause::MemoryBudget`]) per
-    /// [`overflow_policy`](Self::overflow_policy). It may be exceeded by the
-    /// reads in flight of one `handle_*` call. At least `max_frame_bytes`.
+    /// [`overflow_policy`](Self::overflow_policy). Past the bound, what remains
+    /// is whole frames: a sender paused there holds at most one frame and the
+    /// rest of one read, a destination at most one frame beyond its queue.
+    /// At least `max_frame_bytes`.
     /// Default 1 GiB (the core cannot read the machine's memory; the `router`
     /// server defaults to a quarter of it).
     ///
