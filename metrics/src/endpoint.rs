@@ -12,7 +12,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -24,6 +24,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::text;
 use prometheus_client::registry::Registry;
+use router_core::LogLimit;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
@@ -39,7 +40,7 @@ pub const METRICS_PATH: &str = "/metrics";
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// How long accepting pauses after an `accept` error other than a client
-/// giving up; also bounds the warnings to one per pause.
+/// giving up.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// Why the endpoint could not start.
@@ -116,6 +117,9 @@ impl Drop for MetricsServer {
 
 /// Accepts until `stopped`, serving each connection in a task of its own.
 async fn serve(listener: TcpListener, registry: Arc<Registry>, mut stopped: oneshot::Receiver<()>) {
+    // Accept fails this way when the process is out of file descriptors,
+    // which the router's clients can cause: one line per interval then.
+    let mut accept_warnings = LogLimit::default();
     loop {
         let accepted = tokio::select! {
             _ = &mut stopped => return,
@@ -146,7 +150,14 @@ async fn serve(listener: TcpListener, registry: Arc<Registry>, mut stopped: ones
                     io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
                 ) => {}
             Err(error) => {
-                warn!(%error, pause = ?ACCEPT_ERROR_PAUSE, "metrics endpoint cannot accept");
+                if let Some(suppressed) = accept_warnings.allow(Instant::now()) {
+                    warn!(
+                        %error,
+                        pause = ?ACCEPT_ERROR_PAUSE,
+                        suppressed,
+                        "metrics endpoint cannot accept"
+                    );
+                }
                 tokio::select! {
                     _ = &mut stopped => return,
                     () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => {}
