@@ -12,9 +12,21 @@ use std::fs;
 
 use router_core::Config;
 
-/// A quarter of the memory this process may use, or the core's default
-/// budget where that cannot be read.
-pub(crate) fn default_max_buffered_bytes() -> usize {
+const MIB: usize = 1 << 20;
+
+/// The server's defaults: the core's, with the budget derived from the
+/// machine.
+pub(crate) fn defaults() -> Config {
+    Config {
+        max_buffered_bytes: default_max_buffered_bytes(),
+        ..Config::default()
+    }
+}
+
+/// A quarter of the memory this process may use, rounded down to a MiB (so
+/// that `--help` shows it as one), or the core's default budget where that
+/// cannot be read.
+fn default_max_buffered_bytes() -> usize {
     let machine = fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| mem_total(&text));
@@ -24,9 +36,8 @@ pub(crate) fn default_max_buffered_bytes() -> usize {
     let usable = [machine, group].into_iter().flatten().min();
     let core = Config::default();
     usable.map_or(core.max_buffered_bytes, |bytes| {
-        usize::try_from(bytes / 4)
-            .unwrap_or(usize::MAX)
-            .max(core.max_frame_bytes)
+        let quarter = usize::try_from(bytes / 4).unwrap_or(usize::MAX);
+        (quarter & !(MIB - 1)).max(core.max_frame_bytes)
     })
 }
 
@@ -51,11 +62,9 @@ mod tests {
 
     #[test]
     fn the_default_is_a_valid_budget() {
-        let config = Config {
-            max_buffered_bytes: default_max_buffered_bytes(),
-            ..Config::default()
-        };
+        let config = defaults();
         assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.max_buffered_bytes % MIB, 0);
         if cfg!(target_os = "linux") {
             let total = mem_total(&fs::read_to_string("/proc/meminfo").unwrap()).unwrap();
             assert!(config.max_buffered_bytes as u64 <= total / 4);

@@ -19,12 +19,14 @@
 
 mod clock;
 pub mod fuzz;
+pub mod network;
 pub mod ops;
 pub mod oracle;
 pub mod payload;
 mod world;
 
 pub use clock::epoch;
+pub use network::{Network, Sink, Socket, Told};
 pub use ops::{Op, Target};
 pub use oracle::Oracle;
 pub use world::Sim;
@@ -54,17 +56,15 @@ pub fn small_config(selector: u64) -> Config {
             .then(|| Duration::from_millis(rng.u64(500..=20_000))),
         max_connections: rng.usize(2..=16),
         drain_timeout: Duration::from_millis(rng.u64(100..=3000)),
-        // No simulated accept fails. Drawing nothing here keeps every seed's
-        // world, and the fuzz corpus's meaning, as they were.
-        accept_pause: Config::default().accept_pause,
         id_layout: if rng.u8(0..4) == 0 {
             IdLayout::new(4, rng.u32(0..16), 4, rng.u32(0..16))
         } else {
             IdLayout::SINGLE
         },
-        // Drawn last, so every earlier field is what it was for each seed.
-        // From one frame up to a few connections' worth: small enough that
-        // many seeds reach it.
+        // Drawn last, so that the draws before it are as they were.
+        accept_pause: Duration::from_millis(rng.u64(10..=1000)),
+        // Drawn after it, for the same reason. From one frame up to a few
+        // connections' worth: small enough that many seeds reach it.
         max_buffered_bytes: rng
             .usize(max_frame_bytes..=8 * (max_frame_bytes + outbound_high_water)),
     }

@@ -10,6 +10,7 @@ mod support;
 mod accept;
 mod backpressure;
 mod budget;
+mod drive;
 mod ids;
 mod lifecycle;
 mod log_floods;
