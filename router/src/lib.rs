@@ -69,8 +69,9 @@ impl Driver {
 /// A router serving a listener on the driver chosen at run time.
 #[derive(Debug)]
 pub enum Server {
-    /// On [`Driver::Mio`].
-    Mio(driver_mio::Server),
+    /// On [`Driver::Mio`]. Boxed: its event loop, router included, is inline
+    /// and some hundreds of bytes larger than the others.
+    Mio(Box<driver_mio::Server>),
     /// On [`Driver::Tokio`].
     Tokio(driver_tokio::Server),
     /// On [`Driver::Smol`].
@@ -102,7 +103,7 @@ impl Server {
     /// [`listen`], say). Nothing is accepted until [`run`](Self::run).
     pub fn new(driver: Driver, listener: TcpListener, router: Router) -> io::Result<Server> {
         Ok(match driver {
-            Driver::Mio => Server::Mio(driver_mio::Server::new(listener, router)?),
+            Driver::Mio => Server::Mio(Box::new(driver_mio::Server::new(listener, router)?)),
             Driver::Tokio => Server::Tokio(driver_tokio::Server::new(listener, router)?),
             Driver::Smol => Server::Smol(driver_smol::Server::new(listener, router)?),
         })
@@ -130,7 +131,7 @@ impl Server {
     /// driver's loop (never per frame), the last time with the final ones.
     pub fn with_stats_observer(self, observer: impl FnMut(&Stats) + Send + 'static) -> Server {
         match self {
-            Server::Mio(server) => Server::Mio(server.with_stats_observer(observer)),
+            Server::Mio(server) => Server::Mio(Box::new(server.with_stats_observer(observer))),
             Server::Tokio(server) => Server::Tokio(server.with_stats_observer(observer)),
             Server::Smol(server) => Server::Smol(server.with_stats_observer(observer)),
         }
