@@ -49,3 +49,15 @@ impl From<io::Error> for TrySendError {
         TrySendError::Failed(error.into())
     }
 }
+
+/// For callers that speak `io::Result`: a socket error as it was; a refused
+/// payload as `InvalidInput`; bytes that break the protocol as `InvalidData`.
+impl From<Error> for io::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Io(error) => error,
+            Error::Payload(error) => io::Error::new(io::ErrorKind::InvalidInput, error),
+            Error::Decode(error) => io::Error::new(io::ErrorKind::InvalidData, error),
+        }
+    }
+}
