@@ -13,7 +13,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 
-use crate::decoder::Decoder;
+use crate::decoder::{DecodeError, Decoder};
 use crate::encoder::Encoder;
 use crate::error::{Error, TrySendError};
 
@@ -59,14 +59,15 @@ impl Client {
     }
 
     /// As [`Client::from_stream`], reading with `decoder` (for its payload
-    /// limit or read size). It must be a fresh [`Decoder::new`].
+    /// limit or read size). It must be a fresh [`Decoder::new`]: the
+    /// connection's ID is read through it.
     pub fn with_decoder(mut stream: TcpStream, mut decoder: Decoder) -> Result<Client, Error> {
         let id = loop {
             if let Some(id) = decoder.id() {
                 break id;
             }
             if read_into(&mut stream, &mut decoder)? == 0 {
-                decoder.handle_eof()?;
+                return Err(DecodeError::NoId.into());
             }
         };
         Ok(Client {

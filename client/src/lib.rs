@@ -48,25 +48,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Example: two clients
+//! # Example: a client that sends to itself
 //!
 //! ```no_run
 //! use std::thread;
 //! use router_client::blocking::Client;
 //!
-//! let listener = Client::connect("127.0.0.1:8080")?;
-//! let to = listener.id();
-//! let (_sender, mut receiver) = listener.split();
+//! let (mut sender, mut receiver) = Client::connect("127.0.0.1:8080")?.split();
+//! let me = sender.id();
 //! let printer = thread::spawn(move || -> Result<(), router_client::Error> {
+//!     // `None` once the router has closed the connection.
 //!     while let Some(payload) = receiver.recv()? {
 //!         println!("{}", payload.escape_ascii());
 //!     }
 //!     Ok(())
 //! });
-//! let mut talker = Client::connect("127.0.0.1:8080")?;
-//! talker.send(to, b"hello")?;
-//! talker.close()?;
-//! # drop(printer);
+//! sender.send(me, b"note to self")?;
+//! // The router delivers what it read, then closes: the printer ends.
+//! sender.close()?;
+//! printer.join().expect("the printer thread panicked")?;
 //! # Ok::<(), router_client::Error>(())
 //! ```
 //!

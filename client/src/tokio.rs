@@ -18,7 +18,7 @@ use ::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ::tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use ::tokio::net::{TcpStream, ToSocketAddrs};
 
-use crate::decoder::Decoder;
+use crate::decoder::{DecodeError, Decoder};
 use crate::encoder::Encoder;
 use crate::error::{Error, TrySendError};
 
@@ -66,7 +66,8 @@ impl Client {
     }
 
     /// As [`Client::from_stream`], reading with `decoder` (for its payload
-    /// limit or read size). It must be a fresh [`Decoder::new`].
+    /// limit or read size). It must be a fresh [`Decoder::new`]: the
+    /// connection's ID is read through it.
     pub async fn with_decoder(stream: TcpStream, mut decoder: Decoder) -> Result<Client, Error> {
         let (mut read, write) = stream.into_split();
         let id = loop {
@@ -74,7 +75,7 @@ impl Client {
                 break id;
             }
             if read_into(&mut read, &mut decoder).await? == 0 {
-                decoder.handle_eof()?;
+                return Err(DecodeError::NoId.into());
             }
         };
         Ok(Client {
