@@ -47,7 +47,7 @@ impl Client {
     /// Connects to the router at `addr` and waits for the ID it sends first.
     ///
     /// A router at its connection limit closes the connection without an ID:
-    /// that is [`DecodeError::NoId`](crate::DecodeError::NoId).
+    /// that is [`DecodeError::NoId`].
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Client, Error> {
         Self::from_stream(TcpStream::connect(addr)?)
     }
@@ -202,7 +202,7 @@ impl Receiver {
     /// returns it without its `0x00` terminator. `Ok(None)` when the router
     /// closed the connection between payloads (after a drain, or once this
     /// client closed its sending side); a connection cut inside a payload is
-    /// [`DecodeError::Truncated`](crate::DecodeError::Truncated).
+    /// [`DecodeError::Truncated`].
     pub fn recv(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
             if let Some(payload) = self.decoder.poll_payload()? {

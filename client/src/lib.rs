@@ -9,7 +9,7 @@
 //!   fragmentation. No sockets, no clock, no runtime: drive it from any event
 //!   loop, or feed it byte slices in a test.
 //! - **A blocking client** ([`blocking::Client`]) over [`std::net::TcpStream`].
-//! - **An async client for tokio** ([`tokio::Client`], feature `tokio`).
+//! - **An async client for tokio** (`tokio::Client`, with the feature `tokio`).
 //!
 //! Both clients have the same shape: `connect(addr)`, `id()`,
 //! `send(dest, payload)`, `recv()` (the next payload, without its `0x00`

@@ -54,7 +54,7 @@ impl Client {
     /// Connects to the router at `addr` and waits for the ID it sends first.
     ///
     /// A router at its connection limit closes the connection without an ID:
-    /// that is [`DecodeError::NoId`](crate::DecodeError::NoId).
+    /// that is [`DecodeError::NoId`].
     pub async fn connect(addr: impl ToSocketAddrs) -> Result<Client, Error> {
         Self::from_stream(TcpStream::connect(addr).await?).await
     }
@@ -198,7 +198,7 @@ impl Receiver {
     /// Waits for the next payload delivered to this client, and returns it
     /// without its `0x00` terminator. `Ok(None)` when the router closed the
     /// connection between payloads; a connection cut inside a payload is
-    /// [`DecodeError::Truncated`](crate::DecodeError::Truncated).
+    /// [`DecodeError::Truncated`].
     ///
     /// Cancel-safe: dropping the future loses no byte.
     pub async fn recv(&mut self) -> Result<Option<Vec<u8>>, Error> {
