@@ -7,7 +7,7 @@ use std::process::{Output, Stdio};
 
 use router_tests::{Driver, RouterProcess, driver_tests, within};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{ChildStdout, Command};
+use tokio::process::{Child, ChildStdout, Command};
 
 driver_tests! {
     send_reaches_listen_as_lines,
@@ -40,14 +40,11 @@ async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> io::Result<Stri
         .ok_or_else(|| io::Error::other("listen exited early"))
 }
 
-/// Messages given as arguments and lines of standard input each arrive as
-/// one line, escaped where they are not printable; when the router drains,
-/// `listen` exits 0.
-async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
-    let router = RouterProcess::spawn(driver, &[]).await?;
-    let addr = router.addr.to_string();
+/// Starts `router-cli listen` on `addr`: the process, its lines after the
+/// first, and the ID its first line (`id <decimal>`) gives.
+async fn listen(addr: &str) -> io::Result<(Child, Lines<BufReader<ChildStdout>>, String)> {
     let mut listener = router_cli()
-        .args(["listen", "--addr", &addr])
+        .args(["listen", "--addr", addr])
         .stdout(Stdio::piped())
         .spawn()?;
     let mut lines = BufReader::new(listener.stdout.take().expect("stdout is piped")).lines();
@@ -57,6 +54,17 @@ async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
         .unwrap_or_else(|| panic!("listen's first line is {first:?}"));
     id.parse::<u32>()
         .unwrap_or_else(|_| panic!("not a decimal ID: {first:?}"));
+    Ok((listener, lines, id.to_owned()))
+}
+
+/// Messages given as arguments and lines of standard input each arrive as
+/// one line, escaped where they are not printable; when the router drains,
+/// `listen` exits 0.
+async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
+    let router = RouterProcess::spawn(driver, &[]).await?;
+    let addr = router.addr.to_string();
+    let (mut listener, mut lines, id) = listen(&addr).await?;
+    let id = id.as_str();
 
     let sent = run(
         &["send", "--addr", &addr, "--to", id, "hello", "two words"],
@@ -130,13 +138,8 @@ async fn a_refused_connection_exits_1_and_says_why() -> io::Result<()> {
 async fn a_payload_with_a_zero_byte_exits_3_and_names_it() -> io::Result<()> {
     let router = RouterProcess::spawn(Driver::Mio, &[]).await?;
     let addr = router.addr.to_string();
-    let mut listener = router_cli()
-        .args(["listen", "--addr", &addr])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut lines = BufReader::new(listener.stdout.take().expect("stdout is piped")).lines();
-    let first = next_line(&mut lines).await?;
-    let id = first.strip_prefix("id ").expect("an id line");
+    let (_listener, mut lines, id) = listen(&addr).await?;
+    let id = id.as_str();
 
     let output = run(
         &["send", "--addr", &addr, "--to", id],

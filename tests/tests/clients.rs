@@ -24,6 +24,17 @@ fn numbered(seq: usize) -> Vec<u8> {
     format!("frame {seq}").into_bytes()
 }
 
+/// Checks that a send was refused for a `0x00` at `offset`.
+fn expect_refused(sent: Result<(), Error>, offset: usize) {
+    assert!(
+        matches!(
+            sent,
+            Err(Error::Payload(PayloadError::ContainsTerminator { offset: at })) if at == offset
+        ),
+        "{sent:?}"
+    );
+}
+
 /// Connect, exchange, refuse a payload with `0x00` (and go on), then send
 /// both ways at once from split halves, and close in order.
 async fn tokio_client_exchanges_and_splits(driver: Driver) -> io::Result<()> {
@@ -40,16 +51,7 @@ async fn tokio_client_exchanges_and_splits(driver: Driver) -> io::Result<()> {
     bob.send(alice.id(), b"").await?;
     assert_eq!(within("delivery", alice.recv()).await??, Some(Vec::new()));
 
-    let refused = alice.send(bob.id(), b"bad\0payload").await;
-    assert!(
-        matches!(
-            refused,
-            Err(Error::Payload(PayloadError::ContainsTerminator {
-                offset: 3
-            }))
-        ),
-        "{refused:?}"
-    );
+    expect_refused(alice.send(bob.id(), b"bad\0payload").await, 3);
     alice.send(bob.id(), b"still fine").await?;
     let got = within("delivery", bob.recv()).await??;
     assert_eq!(
@@ -105,16 +107,7 @@ async fn blocking_client_exchanges_and_splits(driver: Driver) -> io::Result<()> 
         bob.send(alice.id(), b"")?;
         assert_eq!(alice.recv()?, Some(Vec::new()));
 
-        let refused = alice.send(bob.id(), b"\0");
-        assert!(
-            matches!(
-                refused,
-                Err(Error::Payload(PayloadError::ContainsTerminator {
-                    offset: 0
-                }))
-            ),
-            "{refused:?}"
-        );
+        expect_refused(alice.send(bob.id(), b"\0"), 0);
         alice.send(bob.id(), b"still fine")?;
         assert_eq!(bob.recv()?.as_deref(), Some(&b"still fine"[..]));
 
