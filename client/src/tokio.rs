@@ -150,6 +150,8 @@ impl Sender {
 
     /// Sends `payload` to `dest` without waiting, if the socket can take the
     /// frame now; [`TrySendError::Full`] otherwise, with nothing written.
+    /// "Now" is as far as the runtime knows (tokio's `try_write`): a socket
+    /// whose readiness the runtime has not yet seen also reports `Full`.
     ///
     /// A frame it accepts may be only partly written when the socket fills
     /// up; the rest goes first at the next `send`, `try_send` or

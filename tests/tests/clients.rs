@@ -4,10 +4,12 @@
 //! sender, and nothing accepted is lost), and a refused connection.
 
 use std::io;
+use std::net::SocketAddr;
 
 use router_client::{DecodeError, Error, PayloadError, TrySendError, blocking};
 use router_core::Config;
 use router_tests::{Driver, driver_tests, start, within};
+use tokio::net::TcpSocket;
 
 driver_tests! {
     tokio_client_exchanges_and_splits,
@@ -181,6 +183,16 @@ fn flood_until_full(
     )))
 }
 
+/// A client with a small receive buffer, so that what the router sends it
+/// while it does not read stays queued in the router, which then pauses its
+/// senders soon, rather than in the kernel.
+async fn slow_receiver(addr: SocketAddr) -> io::Result<router_client::tokio::Client> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(16 << 10)?;
+    let stream = within("connect", socket.connect(addr)).await??;
+    Ok(router_client::tokio::Client::from_stream(stream).await?)
+}
+
 /// A receiver that had not read: reads `accepted` flood frames, then
 /// `last`, checking each.
 async fn drain_flood(
@@ -208,7 +220,7 @@ async fn tokio_try_send_reports_full_while_the_sender_is_paused(driver: Driver) 
     use router_client::tokio::Client;
 
     let router = start(driver, small_queues())?;
-    let mut receiver = within("connect", Client::connect(router.addr)).await??;
+    let mut receiver = slow_receiver(router.addr).await?;
     let mut sender = within("connect", Client::connect(router.addr)).await??;
     let to = receiver.id();
 
@@ -236,7 +248,7 @@ async fn blocking_try_send_reports_full_while_the_sender_is_paused(
 ) -> io::Result<()> {
     let router = start(driver, small_queues())?;
     let addr = router.addr;
-    let mut receiver = within("connect", router_client::tokio::Client::connect(addr)).await??;
+    let mut receiver = slow_receiver(addr).await?;
     let to = receiver.id();
 
     let (flooded, accepted) = tokio::sync::oneshot::channel();
