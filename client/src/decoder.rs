@@ -293,6 +293,21 @@ mod tests {
     }
 
     #[test]
+    fn cut_in_three_at_every_pair_of_bytes() {
+        let wire = router_output(0x0102_0304, &PAYLOADS);
+        for first in 0..=wire.len() {
+            for second in first..=wire.len() {
+                let mut decoder = Decoder::new();
+                let pieces = [&wire[..first], &wire[first..second], &wire[second..]];
+                let payloads = decode(&mut decoder, &pieces);
+                assert_eq!(payloads, PAYLOADS, "cuts at {first} and {second}");
+                assert_eq!(decoder.id(), Some(0x0102_0304));
+                decoder.handle_eof().unwrap();
+            }
+        }
+    }
+
+    #[test]
     fn one_byte_at_a_time() {
         let wire = router_output(3, &PAYLOADS);
         let mut decoder = Decoder::new().with_read_size(1);
