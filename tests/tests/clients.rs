@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use router_client::{DecodeError, Error, PayloadError, TrySendError, blocking};
 use router_core::Config;
-use router_tests::{Driver, driver_tests, start, within};
+use router_tests::{Driver, TestRouter, driver_tests, start, within};
 use tokio::net::TcpSocket;
 
 driver_tests! {
@@ -193,6 +193,17 @@ async fn slow_receiver(addr: SocketAddr) -> io::Result<router_client::tokio::Cli
     Ok(router_client::tokio::Client::from_stream(stream).await?)
 }
 
+/// Stops `router` and checks that it paused a sender and dropped nothing.
+async fn stop_expecting_a_pause_and_no_loss(router: TestRouter) -> io::Result<()> {
+    let stats = router.stop().await?;
+    assert!(
+        stats.sender_pauses >= 1,
+        "the router never paused the sender"
+    );
+    assert_eq!(stats.dropped_total().frames, 0);
+    Ok(())
+}
+
 /// A receiver that had not read: reads `accepted` flood frames, then
 /// `last`, checking each.
 async fn drain_flood(
@@ -233,13 +244,7 @@ async fn tokio_try_send_reports_full_while_the_sender_is_paused(driver: Driver) 
     let sender = within("the waiting send", waiting).await??;
     sender?.close().await?;
 
-    let stats = router.stop().await?;
-    assert!(
-        stats.sender_pauses >= 1,
-        "the router never paused the sender"
-    );
-    assert_eq!(stats.dropped_total().frames, 0);
-    Ok(())
+    stop_expecting_a_pause_and_no_loss(router).await
 }
 
 /// As the tokio client's test, with the blocking client sending from a thread.
@@ -268,13 +273,7 @@ async fn blocking_try_send_reports_full_while_the_sender_is_paused(
         .await?
         .map_err(io::Error::other)??;
 
-    let stats = router.stop().await?;
-    assert!(
-        stats.sender_pauses >= 1,
-        "the router never paused the sender"
-    );
-    assert_eq!(stats.dropped_total().frames, 0);
-    Ok(())
+    stop_expecting_a_pause_and_no_loss(router).await
 }
 
 /// A router at its connection limit closes a new connection without an ID:
