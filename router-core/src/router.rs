@@ -303,8 +303,11 @@ impl Router {
         // Resuming senders (in `settle`) can set deadlines that are already
         // due, so run until none is left rather than leave them for a wake-up.
         while self.deadlines.first().is_some_and(|(next, _)| next <= now) {
-            while let Some((at, id)) = self.deadlines.pop_due(now) {
-                self.expire(at, id, now);
+            while let Some((id, kind)) =
+                self.deadlines
+                    .pop_expired(&mut self.conns, &self.config, now)
+            {
+                self.expire(id, kind);
             }
             self.settle(now);
         }
@@ -324,31 +327,21 @@ impl Router {
         self.settle(now);
     }
 
-    /// A deadline-queue entry for `id`, scheduled at `at`, came due: closes the
-    /// connection if its deadline really has passed, or schedules it again.
-    fn expire(&mut self, at: Instant, id: u32, now: Instant) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if c.scheduled != Some(at) {
-            return; // Superseded by an earlier entry.
-        }
-        c.scheduled = None;
-        match c.deadline(self.config.write_stall_timeout, self.config.idle_timeout) {
-            Some((due, DeadlineKind::WriteStall)) if due <= now => {
+    /// Closes `id`, whose `kind` of deadline has passed.
+    fn expire(&mut self, id: u32, kind: DeadlineKind) {
+        match kind {
+            DeadlineKind::WriteStall => {
+                let queued = self.conns.get(&id).map_or(0, |c| c.outbound.len());
                 warn!(
                     conn = id,
-                    queued = c.outbound.len(),
-                    "closing slow consumer: no bytes accepted for write_stall_timeout"
+                    queued, "closing slow consumer: no bytes accepted for write_stall_timeout"
                 );
                 self.close(id, CloseCause::WriteStall);
             }
-            Some((due, DeadlineKind::Idle)) if due <= now => {
+            DeadlineKind::Idle => {
                 debug!(conn = id, "closing idle connection");
                 self.close(id, CloseCause::Idle);
             }
-            Some(_) => self.reschedule(id),
-            None => {}
         }
     }
 
@@ -534,30 +527,7 @@ impl Router {
         while let Some(id) = self.to_resume.pop_front() {
             self.resume(id, now);
         }
-        self.discard_stale_deadlines();
-    }
-
-    /// Pops deadline entries off the top until the earliest one is a live
-    /// connection's true deadline, so that [`poll_timeout`](Self::poll_timeout)
-    /// never wakes the driver for nothing. An entry is stale once its
-    /// connection closed, was scheduled earlier since, or saw its deadline move
-    /// later (it is rescheduled) or vanish (its ID was written, it went idle
-    /// with no idle timeout). Each entry is popped once: amortised O(log n).
-    fn discard_stale_deadlines(&mut self) {
-        while let Some((at, id)) = self.deadlines.first() {
-            let current = self.conns.get_mut(&id).filter(|c| c.scheduled == Some(at));
-            let Some(c) = current else {
-                self.deadlines.pop_first();
-                continue;
-            };
-            let due = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout);
-            if due.is_some_and(|(due, _)| due == at) {
-                return;
-            }
-            c.scheduled = None;
-            self.deadlines.pop_first();
-            self.reschedule(id);
-        }
+        self.deadlines.discard_stale(&mut self.conns, &self.config);
     }
 
     /// Retries `id`'s held frame, then routes what it buffered while paused.
@@ -683,16 +653,8 @@ impl Router {
 
     /// Makes sure the deadline queue will wake `id` no later than its deadline.
     fn reschedule(&mut self, id: u32) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let Some((at, _)) = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout)
-        else {
-            return;
-        };
-        if c.scheduled.is_none_or(|scheduled| at < scheduled) {
-            c.scheduled = Some(at);
-            self.deadlines.push(at, id);
+        if let Some(c) = self.conns.get_mut(&id) {
+            self.deadlines.reschedule(id, c, &self.config);
         }
     }
 }
