@@ -275,9 +275,8 @@ impl Sim {
             len: u32::from(len).max(MIN_LEN as u32),
         };
         c.next_seq += 1;
-        c.unread.extend_from_slice(&dest.to_be_bytes());
-        c.unread.extend_from_slice(&payload::encode(stamp));
-        c.unread.push(0);
+        router_client::encode_frame(dest, &payload::encode(stamp), &mut c.unread)
+            .expect("a tracked payload holds no 0x00");
         c.frames_in_flight.push_back((c.unread.len(), stamp, dest));
     }
 
