@@ -48,13 +48,15 @@ const BYTES: Option<&Unit> = Some(&Unit::Bytes);
 
 /// Help for the families labelled by [`DropCause`]; names every cause.
 const DROP_CAUSES_HELP: &str = "unknown_destination (no live client holds the ID), \
-     no_route (the ID belongs to another shard or node), \
+     no_route (the ID belongs to another shard or node that cannot be reached), \
      destination_full (above outbound_high_water under overflow_policy=drop), \
      destination_closed (it closed before the frame was written), \
      oversized (over max_frame_bytes: a protocol violation), \
      sender_closed (the sender was closed before its held frames were routed), \
      truncated (a partial frame cut off by its sender's EOF or close), \
-     shutdown (still unrouted when the drain stopped reading).";
+     shutdown (still unrouted when the drain stopped reading), \
+     in_transit (lost between two shards or nodes: a gap in the link's sequence), \
+     peer_congested (the window to the owning shard or node was full under overflow_policy=drop).";
 
 fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
     gauge(

@@ -69,6 +69,25 @@ pub struct Config {
     /// Which bits of an ID name the shard and node that own it. Default: none,
     /// so a single router uses all 32 bits for its sequence.
     pub id_layout: IdLayout,
+    /// Bytes in flight from this core to one peer core: forwarded and not yet
+    /// acknowledged, payloads plus 9 bytes per frame. A sender to a peer whose
+    /// window is full is paused (or, under [`OverflowPolicy::Drop`], its frame
+    /// dropped), so each peer link holds at most this much here, or one frame
+    /// when a frame is larger. It also bounds how far a full destination's
+    /// queue may overshoot its high-water mark per peer: frames already in
+    /// flight when it filled. Default 1 MiB.
+    pub peer_window: usize,
+    /// How long a peer may be silent (it is sent something at least every
+    /// third of this) before it counts as unreachable: frames for it are
+    /// dropped as [`DropCause::NoRoute`] and senders waiting on it resume.
+    /// Default 3 s.
+    ///
+    /// [`DropCause::NoRoute`]: crate::DropCause::NoRoute
+    pub peer_timeout: Duration,
+    /// This run of this core, as its peers see it: a core that restarts must
+    /// come back with another value (the start time in milliseconds, say), so
+    /// that its peers discard what they knew of its previous run. Default 0.
+    pub incarnation: u64,
 }
 
 impl Default for Config {
@@ -84,6 +103,9 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(5),
             accept_pause: Duration::from_millis(100),
             id_layout: IdLayout::SINGLE,
+            peer_window: MIB,
+            peer_timeout: Duration::from_secs(3),
+            incarnation: 0,
         }
     }
 }
@@ -139,6 +161,7 @@ impl Config {
             ("outbound_high_water", self.outbound_high_water),
             ("outbound_low_water", self.outbound_low_water),
             ("max_connections", self.max_connections),
+            ("peer_window", self.peer_window),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { field });
@@ -149,6 +172,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout),
             ("drain_timeout", Some(self.drain_timeout)),
             ("accept_pause", Some(self.accept_pause)),
+            ("peer_timeout", Some(self.peer_timeout)),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(ConfigError::ZeroDuration { field });
@@ -191,6 +215,8 @@ mod tests {
         assert_eq!(config.max_connections, 100_000);
         assert_eq!(config.drain_timeout, Duration::from_secs(5));
         assert_eq!(config.accept_pause, Duration::from_millis(100));
+        assert_eq!(config.peer_window, 1 << 20);
+        assert_eq!(config.peer_timeout, Duration::from_secs(3));
         assert_eq!(config.validate(), Ok(()));
     }
 
@@ -232,6 +258,16 @@ mod tests {
             no_pause.validate(),
             Err(ConfigError::ZeroDuration {
                 field: "accept_pause"
+            })
+        );
+        let no_window = Config {
+            peer_window: 0,
+            ..Config::default()
+        };
+        assert_eq!(
+            no_window.validate(),
+            Err(ConfigError::Zero {
+                field: "peer_window"
             })
         );
         let small_space = Config {

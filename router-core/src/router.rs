@@ -1,5 +1,7 @@
 //! The routing state machine.
 
+mod peers;
+
 use std::collections::VecDeque;
 use std::io;
 use std::mem;
@@ -14,6 +16,7 @@ use crate::conn::{Conn, DeadlineKind, HeldFrame};
 use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
 use crate::frame::{Frame, HEADER_LEN, Payload};
 use crate::ids::{IdAllocator, Owner};
+use crate::peer::{PeerId, PeerLink};
 use crate::stats::{CloseCause, DropCause, Stats};
 use crate::timers::DeadlineQueue;
 
@@ -45,6 +48,9 @@ pub struct Router {
     /// Set by [`shutdown`](Self::shutdown): when to give up flushing.
     drain_deadline: Option<Instant>,
     drained_reported: bool,
+    /// The other cores this one forwards to; empty for a lone router, which
+    /// then pays nothing for them.
+    peers: FxHashMap<PeerId, PeerLink>,
 }
 
 impl Router {
@@ -63,6 +69,7 @@ impl Router {
             accept_backoff: AcceptBackoff::default(),
             drain_deadline: None,
             drained_reported: false,
+            peers: FxHashMap::default(),
         })
     }
 
@@ -120,9 +127,10 @@ impl Router {
         self.drain_deadline.is_some()
     }
 
-    /// Whether shutdown has finished: every connection is closed.
+    /// Whether shutdown has finished: every connection is closed, and every
+    /// frame batched for a peer handed to the driver.
     pub fn is_drained(&self) -> bool {
-        self.is_shutting_down() && self.conns.is_empty()
+        self.is_shutting_down() && self.conns.is_empty() && !self.peer_frames_pending()
     }
 
     /// A new connection was accepted. Returns its handle, whose ID is already
@@ -237,6 +245,9 @@ impl Router {
         // behind its full queue can only be dropped: release those senders now
         // rather than when it has flushed (up to `write_stall_timeout` later).
         self.to_resume.extend(c.waiters.drain(..));
+        if mem::take(&mut c.peers_told_full) {
+            peers::tell_ready(&mut self.peers, id);
+        }
         debug!(conn = id, "eof");
         if c.held.is_none() {
             self.finish_closing(id);
@@ -285,6 +296,9 @@ impl Router {
         self.stats.bytes_queued -= written as u64;
         if c.outbound.len() < self.config.outbound_low_water {
             self.to_resume.extend(c.waiters.drain(..));
+            if mem::take(&mut c.peers_told_full) {
+                peers::tell_ready(&mut self.peers, id);
+            }
         }
         if c.closing && c.outbound.is_empty() {
             self.close_if_flushed(id);
@@ -326,6 +340,7 @@ impl Router {
             }
             self.settle(now);
         }
+        self.expire_peer_timers(now);
         if self.drain_deadline.is_some_and(|deadline| deadline <= now) {
             let ids: Vec<u32> = self.conns.keys().copied().collect();
             if !ids.is_empty() {
@@ -337,6 +352,7 @@ impl Router {
             for id in ids {
                 self.close(id, CloseCause::Shutdown);
             }
+            self.discard_peer_batches(DropCause::Shutdown);
         }
         self.accept_backoff.resume_if_due(now);
         self.settle(now);
@@ -395,6 +411,7 @@ impl Router {
             self.count_discarded(discarded, DropCause::Shutdown);
             self.close_if_flushed(id);
         }
+        self.announce_draining();
         self.settle(now);
     }
 
@@ -436,10 +453,15 @@ impl Router {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let drain = self.drain_deadline.filter(|_| !self.drained_reported);
         let next = self.deadlines.first().map(|(at, _)| at);
-        [next, drain, self.accept_backoff.paused_until()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            next,
+            drain,
+            self.accept_backoff.paused_until(),
+            self.peer_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Decodes `input` (after anything `id` had buffered) and routes each frame,
@@ -496,11 +518,8 @@ impl Router {
         let dest = frame.dest;
         let len = frame.payload.len() as u64;
         if let Owner::Remote { node, shard } = self.ids.layout().owner_of(dest) {
-            // The one place a sharded or clustered router forwards to a peer
-            // core; a lone core has no peer to forward to.
-            trace!(from, dest, node, shard, "dropped: no route to owner");
-            self.stats.count_drop(DropCause::NoRoute, 1, len);
-            return Ok(());
+            // The one place a sharded or clustered router forwards to a peer.
+            return self.forward(from, PeerId { node, shard }, frame);
         }
         let Some(d) = self.conns.get_mut(&dest) else {
             trace!(from, dest, "dropped: unknown destination");
@@ -528,24 +547,17 @@ impl Router {
                 }
             }
         }
-        let was_empty = d.outbound.is_empty();
-        match frame.payload {
-            Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
-            Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
-        }
-        if d.writable && !d.in_ready_queue {
-            d.in_ready_queue = true;
-            self.ready.push_back(dest);
-        }
-        self.stats.routed.frames += 1;
-        self.stats.routed.bytes += len;
-        self.stats.bytes_queued += len;
-        trace!(from, dest, len, "routed");
-        if was_empty {
-            // The write-stall clock starts when the queue stops being empty.
-            d.last_write_progress = now;
+        if enqueue(
+            d,
+            dest,
+            frame.payload,
+            &mut self.ready,
+            &mut self.stats,
+            now,
+        ) {
             self.reschedule(dest);
         }
+        trace!(from, dest, len, "routed");
         Ok(())
     }
 
@@ -592,7 +604,9 @@ impl Router {
         let Some(held) = self.conns.get_mut(&id).and_then(|c| c.held.take()) else {
             return; // Closed meanwhile, or listed twice.
         };
-        let dest_open = self.conns.get(&held.dest).is_some_and(|d| !d.closing);
+        // A remote destination's fate is its owner's, or the link's, to decide.
+        let remote = PeerId::owner_of(self.ids.layout(), held.dest).is_some();
+        let dest_open = remote || self.conns.get(&held.dest).is_some_and(|d| !d.closing);
         if !dest_open {
             self.stats
                 .count_drop(DropCause::DestinationClosed, 1, held.payload.len() as u64);
@@ -681,6 +695,9 @@ impl Router {
         }
         self.count_discarded(c.decoder.clear(), unrouted_as);
         self.to_resume.extend(c.waiters.drain(..));
+        if mem::take(&mut c.peers_told_full) {
+            peers::tell_ready(&mut self.peers, id);
+        }
         self.stats.count_close(cause);
         self.events.push_back(Event::Close(ConnHandle(id)));
         debug!(conn = id, cause = cause.name(), "closed");
@@ -720,4 +737,34 @@ impl Router {
             self.deadlines.push(at, id);
         }
     }
+}
+
+/// Queues `payload` to destination `d` (ID `dest`) and lists it ready to
+/// write. Returns whether its queue was empty, in which case its write-stall
+/// clock starts now and the caller reschedules it.
+fn enqueue(
+    d: &mut Conn,
+    dest: u32,
+    payload: Payload<'_>,
+    ready: &mut VecDeque<u32>,
+    stats: &mut Stats,
+    now: Instant,
+) -> bool {
+    let len = payload.len() as u64;
+    let was_empty = d.outbound.is_empty();
+    match payload {
+        Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
+        Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
+    }
+    if d.writable && !d.in_ready_queue {
+        d.in_ready_queue = true;
+        ready.push_back(dest);
+    }
+    stats.routed.frames += 1;
+    stats.routed.bytes += len;
+    stats.bytes_queued += len;
+    if was_empty {
+        d.last_write_progress = now;
+    }
+    was_empty
 }

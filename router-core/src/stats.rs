@@ -30,11 +30,19 @@ pub enum DropCause {
     Truncated,
     /// Shutdown stopped reading before the frame could be routed.
     Shutdown,
+    /// Lost between two cores: the receiving core saw a gap in the link's
+    /// sequence (the network dropped a batch, or a malformed one was refused).
+    /// Counted by the receiver.
+    InTransit,
+    /// The window to the destination's owner was full under
+    /// [`OverflowPolicy::Drop`](crate::OverflowPolicy::Drop), which never
+    /// pauses a sender.
+    PeerCongested,
 }
 
 impl DropCause {
     /// Every cause, for exporters that list them all.
-    pub const ALL: [DropCause; 8] = [
+    pub const ALL: [DropCause; 10] = [
         DropCause::UnknownDestination,
         DropCause::NoRoute,
         DropCause::DestinationFull,
@@ -43,6 +51,8 @@ impl DropCause {
         DropCause::SenderClosed,
         DropCause::Truncated,
         DropCause::Shutdown,
+        DropCause::InTransit,
+        DropCause::PeerCongested,
     ];
 
     /// A stable `snake_case` name, for metric labels and logs.
@@ -56,6 +66,8 @@ impl DropCause {
             DropCause::SenderClosed => "sender_closed",
             DropCause::Truncated => "truncated",
             DropCause::Shutdown => "shutdown",
+            DropCause::InTransit => "in_transit",
+            DropCause::PeerCongested => "peer_congested",
         }
     }
 }
@@ -152,6 +164,24 @@ pub struct Stats {
     pub sender_pauses: u64,
     /// Bytes queued to all destinations now, IDs included.
     pub bytes_queued: u64,
+    /// Frames handed to the driver for peer cores (in batches it took).
+    pub forwarded: FrameCount,
+    /// Frames received from peer cores, whatever became of them.
+    pub from_peers: FrameCount,
+    /// Payload bytes forwarded or batched for peers and not yet acknowledged,
+    /// now: at most one `peer_window` per peer.
+    pub peer_bytes_in_flight: u64,
+    /// Times a sender was paused because a peer's window was full.
+    pub peer_stalls: u64,
+    /// Batches handed to the driver for peers.
+    pub peer_batches_sent: u64,
+    /// Batches from peers taken.
+    pub peer_batches_received: u64,
+    /// Batches from peers refused whole: malformed, for another core, from an
+    /// unknown peer or another ID layout, replayed, or breaking the window.
+    pub peer_batches_rejected: u64,
+    /// Times a peer was declared unreachable after `peer_timeout` of silence.
+    pub peer_timeouts: u64,
 }
 
 impl Stats {
@@ -214,9 +244,9 @@ mod tests {
         }
         let count = |frames, bytes| FrameCount { frames, bytes };
         assert_eq!(stats.dropped(DropCause::Shutdown), count(1, 7));
-        assert_eq!(stats.dropped_total(), count(8, 28));
+        assert_eq!(stats.dropped_total(), count(10, 45));
         // Oversized (4 bytes) and Truncated (6 bytes) are not whole frames.
-        assert_eq!(stats.dropped_whole(), count(6, 28 - 4 - 6));
+        assert_eq!(stats.dropped_whole(), count(8, 45 - 4 - 6));
         for (i, cause) in CloseCause::ALL.into_iter().enumerate() {
             assert_eq!(cause as usize, i);
         }

@@ -18,6 +18,7 @@
 //! test suite replays their corpus through the very code the fuzzer runs.
 
 mod clock;
+pub mod cluster;
 pub mod fuzz;
 pub mod ops;
 pub mod oracle;
@@ -62,6 +63,10 @@ pub fn small_config(selector: u64) -> Config {
         } else {
             IdLayout::SINGLE
         },
+        // Peers are the cluster world's business: this one has none.
+        peer_window: Config::default().peer_window,
+        peer_timeout: Config::default().peer_timeout,
+        incarnation: 0,
     }
 }
 
