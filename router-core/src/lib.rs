@@ -123,12 +123,47 @@
 //! slices of it, is deliberate: a slice would keep the sender's entire read
 //! buffer alive for as long as the slowest destination holds one frame of it.
 //!
-//! # Shards and nodes
+//! # Peers: shards and nodes
 //!
 //! An ID's high bits may name the shard and node that own it ([`IdLayout`]).
-//! A frame for an ID owned elsewhere takes one branch of the routing step,
-//! counted today as [`DropCause::NoRoute`], where a multi-core or clustered
-//! router forwards it.
+//! A frame for an ID owned by another core goes to that core, a *peer*
+//! ([`PeerId`]), in per-pair order and whole. The peer API is the client
+//! API's twin, with a batch of records as its unit, so that a driver moves one
+//! batch per loop turn through an in-process ring between shards, and a
+//! cluster bridge publishes one batch per NATS message between nodes:
+//!
+//! - [`handle_peer_up`](Router::handle_peer_up) and
+//!   [`handle_peer_down`](Router::handle_peer_down): the driver can, or can no
+//!   longer, reach a peer;
+//! - [`handle_peer_input`](Router::handle_peer_input): a batch arrived; it
+//!   names its sender and is checked whole, as untrusted input;
+//! - [`transmit_to_peers`](Router::transmit_to_peers): at most one batch per
+//!   peer per call, which the driver takes or leaves for the next call.
+//!
+//! Batches carry frames, flow control (cumulative acknowledgements; at most
+//! [`Config::peer_window`] in flight per link), `dest_full` and `dest_ready`
+//! signals (a sender to a full destination on another core pauses, and
+//! resumes when it drains or closes, exactly as for a local one), heartbeats
+//! ([`Config::peer_timeout`]), per-link counts that reveal frames lost in
+//! transit ([`DropCause::InTransit`]), the sender's incarnation
+//! ([`Config::incarnation`]), and its ID layout, so that a core with another
+//! layout is refused. [`peer::wire`] gives the format byte by byte. A peer
+//! that is down, silent for `peer_timeout` or draining is unreachable: frames
+//! for it are dropped and counted [`DropCause::NoRoute`], and senders waiting
+//! on it resume; local traffic never waits for it.
+//!
+//! A lone router has no peers and pays nothing for them: its routing step
+//! takes the remote branch only for IDs it does not own.
+//!
+//! ## Memory with peers
+//!
+//! Per connection, as before, about
+//! `max_frame_bytes + outbound_high_water + max_frame_bytes`; a destination's
+//! queue may exceed its high-water mark by the frames peers had in flight when
+//! it filled, at most one window (plus one frame) per peer, and never more.
+//! Per peer link, one window: the frames batched or in flight, at most
+//! `peer_window` counting 9 bytes per frame, or one frame when a frame is
+//! larger; plus its pause signals, a few bytes per destination.
 
 #![forbid(unsafe_code)]
 

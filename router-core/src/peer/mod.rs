@@ -1,12 +1,12 @@
 //! Peers: the other router cores (shards of this node, or cores of other
 //! nodes) that own the IDs this core does not.
 //!
-//! Each peer has one [`PeerLink`]: what this core has sent it and what it
+//! Each peer has one link: what this core has sent it and what it
 //! acknowledged (flow control, bounded by `peer_window`), what it has sent this
 //! core (sequence and gap detection), which of its destinations are full
 //! (senders here wait on them), which of ours it was told are full, and the
 //! batch being built for it. The [`Router`](crate::Router) methods that drive
-//! them live in `router/peers.rs`; the byte format in [`wire`].
+//! them live in `router/peers.rs`; the byte format is [`wire`].
 
 mod link;
 pub mod wire;

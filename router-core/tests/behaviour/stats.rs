@@ -134,8 +134,8 @@ fn drops_and_closes_are_counted_by_cause() {
     let stats = net.router.stats();
     let dropped = DropCause::ALL.map(|cause| stats.dropped(cause).frames);
     // UnknownDestination, NoRoute, DestinationFull, DestinationClosed,
-    // Oversized, SenderClosed, Truncated, Shutdown.
-    assert_eq!(dropped, [1, 0, 1, 1, 1, 0, 1, 0]);
+    // Oversized, SenderClosed, Truncated, Shutdown, InTransit, PeerCongested.
+    assert_eq!(dropped, [1, 0, 1, 1, 1, 0, 1, 0, 0, 0]);
     let closed = CloseCause::ALL.map(|cause| stats.closed(cause));
     // Eof, Reset, WriteStall, Idle, ProtocolViolation, Shutdown.
     assert_eq!(closed, [1, 1, 1, 1, 1, 0]);
@@ -158,7 +158,9 @@ fn cause_names_are_stable_snake_case() {
             "oversized",
             "sender_closed",
             "truncated",
-            "shutdown"
+            "shutdown",
+            "in_transit",
+            "peer_congested"
         ]
     );
     let closes = CloseCause::ALL.map(CloseCause::name);

@@ -93,9 +93,9 @@ impl Cluster {
             })
             .collect();
         let mut links = Vec::new();
-        for from in 0..routers {
+        for (from, router) in list.iter_mut().enumerate() {
             for to in (0..routers).filter(|&to| to != from) {
-                list[from]
+                router
                     .handle_peer_up(peer_of(to), now)
                     .expect("a peer in the layout");
                 links.push(Link {
