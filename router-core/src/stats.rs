@@ -123,9 +123,11 @@ pub struct FrameCount {
 }
 
 impl FrameCount {
+    /// Saturating: a forged peer batch may claim any number of frames lost
+    /// in transit, and a counter must not overflow on it.
     fn add(&mut self, frames: u64, bytes: u64) {
-        self.frames += frames;
-        self.bytes += bytes;
+        self.frames = self.frames.saturating_add(frames);
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 }
 

@@ -15,8 +15,11 @@ const KEEP_BATCH_CAPACITY: usize = 64 * 1024;
 /// What flow control charges for `count`: payload bytes plus each frame
 /// record's overhead, so that many empty frames are bounded as well as few
 /// large ones.
+/// Saturating: a peer's counts are untrusted, and may be anything.
 pub(crate) fn cost(count: FrameCount) -> u64 {
-    count.bytes + count.frames * FRAME_OVERHEAD as u64
+    count
+        .bytes
+        .saturating_add(count.frames.saturating_mul(FRAME_OVERHEAD as u64))
 }
 
 fn plus(a: FrameCount, b: FrameCount) -> FrameCount {
@@ -160,8 +163,7 @@ impl PeerLink {
         self.pending
     }
 
-    /// Applies the peer's acknowledgement; false if it acknowledges more than
-    /// was sent, which only a forged or broken peer does.
+    /// Whether the peer's acknowledgement is possible: not more than was sent.
     pub(crate) fn check_ack(&self, ack: &Ack) -> bool {
         at_most(ack.received, self.sent)
     }
@@ -216,7 +218,7 @@ impl PeerLink {
         if !self.driver_up {
             return false;
         }
-        let unacked = cost(self.received) - cost(self.acked_out);
+        let unacked = cost(self.received).saturating_sub(cost(self.acked_out));
         !self.out.is_empty()
             || self.heartbeat_due
             || self.ack_requested

@@ -34,8 +34,8 @@ enum Refusal {
     Replayed,
     #[error("frame sequence goes backwards")]
     SequenceBackwards,
-    #[error("acknowledges more than was sent")]
-    AckBeyondSent,
+    #[error("frame counts overflow")]
+    CountOverflow,
     #[error("beyond the window")]
     OverWindow,
 }
@@ -223,7 +223,8 @@ impl Router {
         let relative_to_me = header.ack.is_none_or(|ack| ack.epoch == my_epoch);
         let new_epoch = link.peer_epoch != Some(header.epoch);
         let restarted = new_epoch && link.peer_epoch.is_some();
-        let (received, last_batch_seq) = if new_epoch || (relative_to_me && !link.synced) {
+        let rebase = new_epoch || (relative_to_me && !link.synced);
+        let (received, last_batch_seq) = if rebase {
             // Counts relative to another incarnation of this core cannot be
             // checked for gaps: they start from wherever this batch is.
             let base = if relative_to_me {
@@ -246,14 +247,20 @@ impl Router {
         if cost(batch.frames) > peer_allowance(&self.config) as u64 {
             return Err(Refusal::OverWindow);
         }
-        let end = FrameCount {
-            frames: header.before.frames + batch.frames.frames,
-            bytes: header.before.bytes + batch.frames.bytes,
-        };
-        let ack = header.ack.filter(|ack| ack.epoch == my_epoch);
-        if ack.is_some_and(|ack| !link.check_ack(&ack)) {
-            return Err(Refusal::AckBeyondSent);
-        }
+        let end = header
+            .before
+            .frames
+            .checked_add(batch.frames.frames)
+            .zip(header.before.bytes.checked_add(batch.frames.bytes))
+            .map(|(frames, bytes)| FrameCount { frames, bytes })
+            .ok_or(Refusal::CountOverflow)?;
+        // An acknowledgement of more than was sent is ignored rather than
+        // refused: a restarted peer acknowledges in the numbering of this
+        // core's counts before it learnt of the restart, until it hears the
+        // new one.
+        let ack = header
+            .ack
+            .filter(|ack| ack.epoch == my_epoch && link.check_ack(ack));
         // Accepted: from here on nothing refuses it.
         if restarted {
             debug!(%peer, "peer restarted");
@@ -268,12 +275,13 @@ impl Router {
                 .restart_counts();
         }
         let link = self.peers.get_mut(&peer).expect("checked above");
-        if received != link.received {
+        if rebase {
             link.acked_out = received;
         }
         link.peer_epoch = Some(header.epoch);
         link.synced = relative_to_me;
-        let signals_lost = last_batch_seq.is_some_and(|last| header.batch_seq > last + 1);
+        let signals_lost =
+            last_batch_seq.is_some_and(|last| header.batch_seq > last.saturating_add(1));
         link.last_batch_seq = Some(header.batch_seq);
         link.received = end;
         link.last_heard = now;
@@ -361,8 +369,11 @@ impl Router {
                 None => Some(DropCause::UnknownDestination),
                 Some(d) if d.closing => Some(DropCause::DestinationClosed),
                 Some(d) if d.outbound.len() > self.config.outbound_high_water => {
-                    let hard_cap = self.config.outbound_high_water
-                        + self.peers.len() * peer_allowance(&self.config);
+                    let hard_cap = self.config.outbound_high_water.saturating_add(
+                        self.peers
+                            .len()
+                            .saturating_mul(peer_allowance(&self.config)),
+                    );
                     let drop = self.config.overflow_policy == OverflowPolicy::Drop
                         || d.outbound.len() > hard_cap;
                     drop.then_some(DropCause::DestinationFull)
@@ -403,7 +414,7 @@ impl Router {
         let due = link
             .told_full
             .get(&dest)
-            .is_none_or(|&told_at| received > told_at + window);
+            .is_none_or(|&told_at| received > told_at.saturating_add(window));
         if due {
             link.told_full.insert(dest, received);
             link.push_signal(dest, true);
@@ -506,5 +517,7 @@ pub(super) fn tell_ready(peers: &mut FxHashMap<PeerId, PeerLink>, dest: u32) {
 /// What one peer may have in flight to this core, in flow-control cost: its
 /// window, and one more frame for a frame larger than the window.
 pub(super) fn peer_allowance(config: &Config) -> usize {
-    config.peer_window + config.max_frame_bytes + 1 + wire::FRAME_OVERHEAD
+    config
+        .peer_window
+        .saturating_add(config.max_frame_bytes + 1 + wire::FRAME_OVERHEAD)
 }

@@ -13,6 +13,9 @@ use crate::ops::Target;
 use crate::oracle::Oracle;
 use crate::payload::{self, MIN_LEN, Stamp};
 
+/// Set in every raw destination ID: the top bit of a core's 30-bit sequence.
+const RAW_ID_BIT: u32 = 1 << 29;
+
 /// Most rounds of driving one step may take before it counts as a livelock.
 const MAX_DRIVE_ROUNDS: usize = 10_000;
 
@@ -229,7 +232,13 @@ impl Cluster {
 
     fn send(&mut self, from: u8, to: Target, len: u16) {
         let dest = match to {
-            Target::Raw(id) => id,
+            // The owner judges a destination when the frame arrives: a frame
+            // to an ID it hands out while the frame is in flight reaches the
+            // new client, which only a client guessing IDs can provoke, and
+            // which the oracle (judging when the sender's core read it) would
+            // call a wrong delivery. Raw IDs therefore come from the top half
+            // of each core's sequence space, which no run reaches.
+            Target::Raw(id) => id | RAW_ID_BIT,
             Target::Live(index) => match self.pick(index) {
                 Some(index) => self.clients[index].conn.id(),
                 None => return,
