@@ -459,3 +459,24 @@ fn a_peer_outside_the_layout_or_itself_is_refused() {
     assert!(router.handle_peer_up(PeerId::new(0, 2), now).is_err());
     assert!(router.handle_peer_up(PeerId::new(0, 1), now).is_ok());
 }
+
+#[test]
+fn a_draining_core_takes_no_more_frames_and_its_peers_count_no_route() {
+    let mut pair = Pair::new(Config::default());
+    let sender = pair.accept(0);
+    let dest = pair.accept(1);
+    pair.cores[1].router.shutdown(pair.now);
+    pair.drive();
+    // A frame already on its way when the shutdown began.
+    pair.send(0, sender, dest, b"crossing");
+    pair.settle();
+    assert!(!pair.cores[0].router.peer_info(peer(1)).unwrap().reachable);
+    pair.send(0, sender, dest, b"after");
+    let a = pair.cores[0].router.stats();
+    let b = pair.cores[1].router.stats();
+    assert_eq!(
+        a.dropped(DropCause::NoRoute).frames + b.dropped(DropCause::Shutdown).frames,
+        2,
+        "each frame counted once, by one core"
+    );
+}
