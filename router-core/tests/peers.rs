@@ -70,7 +70,7 @@ impl Pair {
         self.cores[i].received.insert(conn, Vec::new());
         self.drive();
         let id = self.cores[i].received.get_mut(&conn).expect("open");
-        assert_eq!(id.drain(..).collect::<Vec<u8>>(), conn.id().to_be_bytes());
+        assert_eq!(std::mem::take(id), conn.id().to_be_bytes());
         conn
     }
 
