@@ -1,11 +1,14 @@
-//! The half of the tokio and smol drivers that no runtime decides.
+//! The tokio and smol drivers of [`router_core`], written once.
 //!
-//! `driver-tokio` and `driver-smol` run [`router_core`] inside an
-//! application's own async runtime. Each one is a loop that waits, in its
-//! runtime's idiom, for a [`Wakeup`] (shutdown asked, connection accepted,
-//! sockets ready, timer due) and hands it to a [`RouterTask`], which does the
-//! rest the same way for both. The runtime's TCP stream enters through the
-//! three methods of [`Socket`].
+//! [`Server`] runs the router as one task of an application's own async
+//! runtime. Everything it does is the same for every runtime; what differs,
+//! the runtime's listener, timer and TCP stream, comes in through the small
+//! traits of [`Runtime`], which is all that `driver-tokio` and `driver-smol`
+//! implement. Each turn the task takes in what happened (a
+//! [`ShutdownHandle`] request, new connections, sockets the runtime woke),
+//! then calls [`Router::drive`](router_core::Router::drive) once, through the
+//! sockets' [`Io`](router_core::Io), and registers its waker with every
+//! source of the next turn.
 //!
 //! # One owner, no races
 //!
@@ -38,23 +41,27 @@
 //! A read that leaves the buffer part-empty has drained the socket, which
 //! each runtime's `poll_read` uses to skip the `recv` that would only say
 //! `WouldBlock`. A connection the router has paused
-//! (`wants_read` false) is not read, so nothing is armed for it; on
-//! `ResumeReading` it is queued to be read at once, since its bytes may
-//! already wait with no new readiness to come.
+//! (`wants_read` false) is not read, so nothing is armed for it; when the
+//! router resumes it ([`Io::resume_reading`](router_core::Io::resume_reading))
+//! it is queued to be read at once, since its bytes may already wait with no
+//! new readiness to come.
 //!
 //! Work per turn is bounded: a few reads per connection and a few dozen
 //! connections per turn, after which the driver yields to its runtime. So
 //! one flooding client cannot starve the others, nor the router the rest of
-//! the application. Timers come from [`Router::poll_timeout`], and the clock,
-//! not the runtime's timer, decides whether one is due: a timer may fire late
-//! or early, and tokio's cooperative budget can keep a busy task from seeing
-//! it at all.
-//!
-//! [`Router::poll_timeout`]: router_core::Router::poll_timeout
+//! the application. The next deadline is what `drive` returns, and the
+//! clock, not the runtime's timer, decides whether one is due: a timer may
+//! fire late or early, and tokio's cooperative budget can keep a busy task
+//! from seeing it at all.
 
 mod ready;
+mod runtime;
+mod server;
+mod shutdown;
 mod socket;
-mod task;
+mod sockets;
 
+pub use runtime::{Listener, Runtime, Timer};
+pub use server::Server;
+pub use shutdown::ShutdownHandle;
 pub use socket::Socket;
-pub use task::{RouterTask, Wakeup};

@@ -2,20 +2,35 @@
 //! thread, no async runtime.
 //!
 //! The driver only moves bytes. It accepts connections, reads into one 64 KiB
-//! scratch buffer shared by every connection, writes what the router offers
-//! with vectored writes, and sleeps in the poller until the next readiness
-//! event or the router's next deadline. Every decision (routing, pausing a
-//! sender, closing a slow consumer, draining on shutdown) is the router's.
+//! scratch buffer shared by every connection, then drives the router once
+//! per turn ([`Router::drive`]) through its sockets, and sleeps in the poller
+//! until the next readiness event or the instant `drive` returned. Every
+//! decision (routing, pausing a sender, closing a slow consumer, draining on
+//! shutdown, what a failed write means) is the router's.
 //!
-//! ```no_run
-//! use driver_mio::{Config, Server};
+//! ```
+//! use std::io::Read;
+//! use std::net::TcpStream;
+//! use std::thread;
 //!
-//! let server = Server::bind("127.0.0.1:8080".parse()?, Config::default())?;
-//! let shutdown = server.shutdown_handle();
+//! use driver_mio::Server;
+//! use router_core::{Config, Router};
+//!
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let router = Router::new(Config::default())?;
+//! let server = Server::new(listener, router)?;
+//! let addr = server.local_addr()?;
 //! // Hand `shutdown` to whatever decides when to stop (a signal handler, a test).
-//! # shutdown.shutdown();
-//! let stats = server.run()?; // Blocks until the graceful drain completes.
-//! println!("{} connections served", stats.connections_accepted);
+//! let shutdown = server.shutdown_handle();
+//! let running = thread::spawn(move || server.run()); // Until drained.
+//!
+//! let mut client = TcpStream::connect(addr)?;
+//! let mut id = [0; 4];
+//! client.read_exact(&mut id)?;
+//!
+//! shutdown.shutdown();
+//! let stats = running.join().expect("the loop did not panic")?;
+//! assert_eq!(stats.connections_accepted, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -25,12 +40,15 @@
 //!   paused sender's bytes stay in the kernel, whose full buffers close the
 //!   TCP window and push back on the client. Its socket stays registered
 //!   (edge-triggered, a few spurious wake-ups at most), and it is read again
-//!   at once on [`Event::ResumeReading`], since no new edge may come.
-//! - **Fairness**: each turn, a connection gets at most 16 reads (1 MiB) and
+//!   at once when the router resumes it ([`Io::resume_reading`]), since no
+//!   new edge may come.
+//! - **Fairness**: each turn, a connection gets at most 4 reads (256 KiB) and
 //!   the listener 256 accepts before the others have their turn.
-//! - **Time**: the loop sleeps until [`Router::poll_timeout`] at the latest,
-//!   and calls [`Router::handle_timeout`] once its own clock says the
-//!   deadline has passed.
+//! - **Time**: the loop sleeps until the instant [`Router::drive`] returned
+//!   at the latest; `drive` checks the clock itself, so a poller that wakes
+//!   early or late costs a turn, never a missed deadline.
+//! - **Shutdown**: the router tells the loop to close its listener
+//!   ([`Io::stop_listening`]), so new clients are refused by the kernel.
 //! - **Observing**: an optional stats observer
 //!   ([`Server::with_stats_observer`]) is handed the router's counters once
 //!   per turn, never per frame; an exporter copies them there.
@@ -38,14 +56,14 @@
 //!   when it connects and when it is closed, to join with the router's own
 //!   lines (`conn`, `cause`); nothing per frame above trace.
 //! - **Running out of descriptors**: an `accept` failing with `EMFILE` or
-//!   `ENFILE` pauses accepting for [`Config::accept_pause`] (100 ms by
+//!   `ENFILE` pauses accepting for the config's `accept_pause` (100 ms by
 //!   default), with one warning per 10 s, while open connections keep being
 //!   served: the router decides, in [`Router::handle_accept_error`].
 //!
 //! [`Router::wants_read`]: router_core::Router::wants_read
-//! [`Router::poll_timeout`]: router_core::Router::poll_timeout
-//! [`Router::handle_timeout`]: router_core::Router::handle_timeout
-//! [`Event::ResumeReading`]: router_core::Event::ResumeReading
+//! [`Router::drive`]: router_core::Router::drive
+//! [`Io::resume_reading`]: router_core::Io::resume_reading
+//! [`Io::stop_listening`]: router_core::Io::stop_listening
 //! [`Router::handle_accept_error`]: router_core::Router::handle_accept_error
 //!
 //! # SIGPIPE
@@ -59,11 +77,9 @@
 #![forbid(unsafe_code)]
 
 mod event_loop;
-mod listener;
 mod send;
 mod server;
+mod sockets;
 mod stats_observer;
 
-pub use listener::{LISTEN_BACKLOG, listen};
-pub use router_core::{Config, Stats};
 pub use server::{Server, ShutdownHandle};

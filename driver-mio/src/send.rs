@@ -17,17 +17,9 @@ const SEND_FLAGS: c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const SEND_FLAGS: c_int = 0;
 
-/// Writes a prefix of `slices` to `stream` with one `sendmsg`, retrying on
-/// `EINTR`. Returns how many bytes the kernel took, which is never zero: a
-/// socket that takes nothing without reporting `WouldBlock` is broken, and is
-/// reported as [`io::ErrorKind::WriteZero`].
+/// Writes a prefix of `slices` to `stream` with one `sendmsg`, and returns
+/// the kernel's answer as it is: the router reads it
+/// ([`Router::drive`](router_core::Router::drive)).
 pub(crate) fn send_vectored(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-    let socket = SockRef::from(stream);
-    loop {
-        match socket.send_vectored_with_flags(slices, SEND_FLAGS) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            result => return result,
-        }
-    }
+    SockRef::from(stream).send_vectored_with_flags(slices, SEND_FLAGS)
 }

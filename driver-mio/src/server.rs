@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
-use router_core::{Config, Router, Stats};
+use router_core::{Router, Stats};
 use tracing::warn;
 
 use crate::event_loop::{EventLoop, LISTENER, WAKER};
-use crate::listener::listen;
+use crate::sockets::Sockets;
 use crate::stats_observer::StatsObserver;
 
-/// A router listening on a TCP address, ready to [`run`](Self::run) on the
+/// A router serving a TCP listener, ready to [`run`](Self::run) on the
 /// calling thread.
 #[derive(Debug)]
 pub struct Server {
@@ -24,34 +24,31 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr` and prepares a router with `config`. Nothing is accepted
-    /// until [`run`](Self::run). Bind port 0 to let the OS pick a free port,
-    /// then read it from [`local_addr`](Self::local_addr).
-    ///
-    /// Fails with [`io::ErrorKind::InvalidInput`] if `config` does not
-    /// validate (the error's source is the [`router_core::ConfigError`]), or
-    /// with the OS's error if the address cannot be bound.
-    pub fn bind(addr: SocketAddr, config: Config) -> io::Result<Server> {
-        let router = Router::new(config)
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+    /// A server for `router` on a bound `listener` (set non-blocking here).
+    /// Nothing is accepted until [`run`](Self::run). Fails only if the
+    /// poller cannot be made or the listener registered with it.
+    pub fn new(listener: std::net::TcpListener, router: Router) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
-        let mut listener = TcpListener::from_std(listen(addr)?);
+        let mut listener = TcpListener::from_std(listener);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let shutdown = ShutdownHandle {
             requested: Arc::new(AtomicBool::new(false)),
             waker: Arc::new(Waker::new(poll.registry(), WAKER)?),
         };
+        let sockets = Sockets::new(listener);
         Ok(Server {
-            local_addr: listener.local_addr()?,
-            event_loop: EventLoop::new(poll, listener, router, shutdown.requested.clone()),
+            local_addr,
+            event_loop: EventLoop::new(poll, sockets, router, shutdown.requested.clone()),
             shutdown,
         })
     }
 
-    /// The address it listens on, with the port the OS chose if bound to port 0.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local_addr)
     }
 
     /// Calls `observer` with the router's counters once per turn of the event
@@ -70,9 +67,9 @@ impl Server {
     }
 
     /// Serves on the calling thread until a [`ShutdownHandle::shutdown`] has
-    /// been drained: new connections are refused, what is queued is flushed
-    /// for up to [`Config::drain_timeout`], and every connection is closed.
-    /// Returns the router's final counters.
+    /// been drained: the listener is closed, reading stops, what is queued is
+    /// flushed for up to the config's `drain_timeout`, and every connection
+    /// is closed. Returns the router's final counters.
     ///
     /// Fails only if the poller itself fails; errors of single connections
     /// close those connections and are counted in the [`Stats`].

@@ -16,7 +16,7 @@ use crate::socket::SmolSocket;
 /// every turn. Remembering that the backlog was found empty lets `poll_accept`
 /// wait for the reactor's event instead, and only then call `accept`.
 #[derive(Debug)]
-pub(crate) struct Acceptor {
+pub struct Acceptor {
     listener: Async<TcpListener>,
     /// The last `accept` found no connection waiting: wait for readiness
     /// before calling it again.

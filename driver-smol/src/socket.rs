@@ -19,7 +19,7 @@ use driver_async::Socket;
 /// `poll_read` go straight to `poll_readable`, which re-arms the socket's
 /// (one-shot) interest: the kernel reports at once if bytes arrived since.
 #[derive(Debug)]
-pub(crate) struct SmolSocket {
+pub struct SmolSocket {
     stream: Async<TcpStream>,
     /// The last read found nothing, or less than it had room for: wait for
     /// readiness before reading again.

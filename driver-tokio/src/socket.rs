@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 /// on `WouldBlock`, and `poll_write_ready` registers the connection's waker:
 /// exactly the contract of [`Socket`].
 #[derive(Debug)]
-pub(crate) struct TokioSocket(TcpStream);
+pub struct TokioSocket(TcpStream);
 
 impl TokioSocket {
     pub(crate) fn new(stream: TcpStream) -> Self {

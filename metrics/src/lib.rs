@@ -14,8 +14,9 @@
 //!
 //! let stats = StatsCell::new();
 //! let metrics = MetricsServer::bind("127.0.0.1:9090".parse()?, stats.clone())?;
-//! let server = driver_mio::Server::bind("127.0.0.1:8080".parse()?, Default::default())?
-//!     .with_stats_observer(stats.publisher());
+//! let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+//! let router = router_core::Router::new(Default::default())?;
+//! let server = driver_mio::Server::new(listener, router)?.with_stats_observer(stats.publisher());
 //! server.run()?;
 //! # drop(metrics);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -1,5 +1,5 @@
 //! Frames routed per second through the core alone: `handle_input`, then a
-//! full drain of `poll_transmit` with every offered byte reported written.
+//! `drive` through sockets that take every byte offered.
 //! No sockets, so this is the ceiling a driver's syscalls subtract from.
 //!
 //! Each sender feeds its stream of frames to its own destination in 64 KiB
@@ -13,12 +13,12 @@
 //!
 //! Run with `cargo bench -p router-core --bench routing`.
 
-use std::io::IoSlice;
 use std::time::Instant;
 
+use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
-use divan::{Bencher, black_box};
 use router_core::{Config, ConnHandle, Router};
+use router_sim::Sink;
 
 fn main() {
     divan::main();
@@ -55,7 +55,7 @@ fn one_frame_per_read(bencher: Bencher, pairs: usize) {
         .bench_local(|| {
             for (sender, frame) in &frames {
                 traffic.router.handle_input(*sender, frame, traffic.now);
-                drain(&mut traffic.router, traffic.now);
+                traffic.router.drive(traffic.now, &mut Sink);
             }
         });
 }
@@ -77,7 +77,7 @@ impl Traffic {
         let conns: Vec<ConnHandle> = (0..2 * pairs)
             .map(|_| router.handle_accept(now).expect("below the limit"))
             .collect();
-        drain(&mut router, now); // The IDs.
+        router.drive(now, &mut Sink); // The IDs.
         let frame_len = 4 + payload + 1;
         let frames_per_sender = READS_PER_SENDER * READ_SIZE / frame_len;
         let senders = conns
@@ -106,22 +106,8 @@ impl Traffic {
         for read in 0..READS_PER_SENDER {
             for (sender, reads) in &self.senders {
                 self.router.handle_input(*sender, &reads[read], self.now);
-                drain(&mut self.router, self.now);
+                self.router.drive(self.now, &mut Sink);
             }
         }
-    }
-}
-
-/// A driver's drain with sockets that take every byte offered.
-fn drain(router: &mut Router, now: Instant) {
-    while let Some(event) = router.poll_event() {
-        black_box(event);
-    }
-    while let Some(transmit) = router.poll_transmit() {
-        let conn = transmit.conn;
-        let mut slices = [IoSlice::new(&[]); 64];
-        let filled = transmit.io_slices(&mut slices);
-        let written: usize = black_box(&slices[..filled]).iter().map(|s| s.len()).sum();
-        router.handle_written(conn, written, now);
     }
 }

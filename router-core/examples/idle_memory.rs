@@ -10,11 +10,11 @@
 //! Run with `cargo run --release -p router-core --example idle_memory`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::IoSlice;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use router_core::{Config, ConnHandle, Router};
+use router_sim::Sink;
 
 const CONNECTIONS: usize = 100_000;
 
@@ -94,7 +94,7 @@ fn main() {
         table / slots - 1
     );
 
-    drain(&mut router, now);
+    router.drive(now, &mut Sink);
     report("IDs written (idle)", &router, empty, handles);
 
     for payload_len in [5, 8 * 1024] {
@@ -111,7 +111,7 @@ fn deliver_to_every_other(router: &mut Router, conns: &[ConnHandle], len: usize,
         frame.extend(std::iter::repeat_n(b'x', len));
         frame.push(0);
         router.handle_input(pair[0], &frame, now);
-        drain(router, now);
+        router.drive(now, &mut Sink);
     }
 }
 
@@ -128,16 +128,4 @@ fn report(stage: &str, router: &Router, empty: (usize, usize), excluded: (usize,
         blocks as f64 / open,
         bytes as f64 / f64::from(1 << 20)
     );
-}
-
-/// A driver's drain with sockets that take every byte offered.
-fn drain(router: &mut Router, now: Instant) {
-    while router.poll_event().is_some() {}
-    while let Some(transmit) = router.poll_transmit() {
-        let conn = transmit.conn;
-        let mut slices = [IoSlice::new(&[]); 64];
-        let filled = transmit.io_slices(&mut slices);
-        let written = slices[..filled].iter().map(|s| s.len()).sum();
-        router.handle_written(conn, written, now);
-    }
 }

@@ -1,8 +1,12 @@
 //! Every limit the router enforces, in one place.
 //!
-//! The defaults are those of the protocol's limits table; the server exposes each
-//! field as a command-line flag of the same name in kebab case.
+//! The defaults are those of the protocol's limits table. [`Config::LIMITS`]
+//! lists every limit with its help text and how to read and set it, so that
+//! the server's command-line flags (each field's name in kebab case), its
+//! start log line and its error messages derive from the one list: a new
+//! limit is a field, its default, and one line there.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::ids::IdLayout;
@@ -199,9 +203,235 @@ impl Config {
     }
 }
 
+/// One limit of a [`Config`]: its name (the field's), a one-line help text,
+/// and how to read and set it, for tools that list every limit: a command
+/// line, a log line, a settings file.
+#[derive(Clone, Copy)]
+pub struct Limit {
+    /// The field's name.
+    pub name: &'static str,
+    /// What it bounds, in one line.
+    pub help: &'static str,
+    /// What kind of value it takes.
+    pub kind: LimitKind,
+    get: fn(&Config) -> LimitValue,
+    set: fn(&mut Config, LimitValue) -> bool,
+}
+
+impl fmt::Debug for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limit")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The kinds of value a [`Limit`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// A size in bytes.
+    Bytes,
+    /// A number of things.
+    Count,
+    /// A length of time.
+    Duration,
+    /// A length of time, or off.
+    OptionalDuration,
+    /// An [`OverflowPolicy`].
+    Policy,
+}
+
+/// A [`Limit`]'s value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitValue {
+    /// [`LimitKind::Bytes`].
+    Bytes(usize),
+    /// [`LimitKind::Count`].
+    Count(usize),
+    /// [`LimitKind::Duration`].
+    Duration(Duration),
+    /// [`LimitKind::OptionalDuration`]: `None` is off.
+    OptionalDuration(Option<Duration>),
+    /// [`LimitKind::Policy`].
+    Policy(OverflowPolicy),
+}
+
+impl fmt::Display for LimitValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitValue::Bytes(bytes) => write!(f, "{bytes}B"),
+            LimitValue::Count(count) => write!(f, "{count}"),
+            LimitValue::Duration(duration) | LimitValue::OptionalDuration(Some(duration)) => {
+                write!(f, "{duration:?}")
+            }
+            LimitValue::OptionalDuration(None) => f.write_str("off"),
+            LimitValue::Policy(OverflowPolicy::Pause) => f.write_str("pause"),
+            LimitValue::Policy(OverflowPolicy::Drop) => f.write_str("drop"),
+        }
+    }
+}
+
+/// A [`LimitValue`] of the wrong kind for the [`Limit`] it was given to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{limit} takes a value of kind {kind:?}, not {value:?}")]
+pub struct WrongKind {
+    /// The limit's name.
+    pub limit: &'static str,
+    /// The kind it takes.
+    pub kind: LimitKind,
+    /// What it was given.
+    pub value: LimitValue,
+}
+
+impl Limit {
+    /// Its value in `config`.
+    pub fn get(&self, config: &Config) -> LimitValue {
+        (self.get)(config)
+    }
+
+    /// Sets it in `config` to `value`, which must be of its kind.
+    /// [`Config::validate`] checks the result as a whole.
+    pub fn set(&self, config: &mut Config, value: LimitValue) -> Result<(), WrongKind> {
+        if (self.set)(config, value) {
+            Ok(())
+        } else {
+            Err(WrongKind {
+                limit: self.name,
+                kind: self.kind,
+                value,
+            })
+        }
+    }
+}
+
+/// A [`Limit`] entry for field `$field` of kind `$kind`.
+macro_rules! limit {
+    ($field:ident, $kind:ident, $help:literal) => {
+        Limit {
+            name: stringify!($field),
+            help: $help,
+            kind: LimitKind::$kind,
+            get: |config| LimitValue::$kind(config.$field),
+            set: |config, value| match value {
+                LimitValue::$kind(value) => {
+                    config.$field = value;
+                    true
+                }
+                _ => false,
+            },
+        }
+    };
+}
+
+impl Config {
+    /// Every limit, in the order the server lists them. Each field of
+    /// `Config` but the [`id_layout`](Config::id_layout) and the
+    /// [`incarnation`](Config::incarnation), which say where and when a
+    /// router sits in a cluster rather than what it may hold, is here.
+    pub const LIMITS: &[Limit] = &[
+        limit!(
+            max_frame_bytes,
+            Bytes,
+            "Largest payload a frame may carry; a longer frame closes its sender."
+        ),
+        limit!(
+            outbound_high_water,
+            Bytes,
+            "Bytes queued for one destination above which frames to it pause their sender (or are dropped, per the overflow policy)."
+        ),
+        limit!(
+            outbound_low_water,
+            Bytes,
+            "Bytes queued below which a destination's paused senders resume."
+        ),
+        limit!(
+            overflow_policy,
+            Policy,
+            "What to do with a frame for a destination above its high-water mark: pause its sender, or drop it."
+        ),
+        limit!(
+            write_stall_timeout,
+            Duration,
+            "How long a client may leave queued bytes unread before it is closed."
+        ),
+        limit!(
+            idle_timeout,
+            OptionalDuration,
+            "Close a client that sent nothing and had nothing queued for this long, or off."
+        ),
+        limit!(
+            max_connections,
+            Count,
+            "Connections open at once; further ones are closed without an ID."
+        ),
+        limit!(
+            drain_timeout,
+            Duration,
+            "On shutdown, how long queued bytes may take to flush before every connection is closed anyway."
+        ),
+        limit!(
+            accept_pause,
+            Duration,
+            "How long to stop accepting after accept fails for want of a resource (out of file descriptors)."
+        ),
+        limit!(
+            peer_window,
+            Bytes,
+            "Bytes in flight from this core to one peer shard or node before senders to it wait (or, under drop, frames are dropped)."
+        ),
+        limit!(
+            peer_timeout,
+            Duration,
+            "How long a peer shard or node may be silent before it counts as unreachable."
+        ),
+    ];
+
+    /// The limit named `name`, if there is one.
+    pub fn limit(name: &str) -> Option<&'static Limit> {
+        Config::LIMITS.iter().find(|limit| limit.name == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_but_the_id_layout_and_incarnation_is_a_listed_limit() {
+        let fields = format!("{:?}", Config::default());
+        // `Config { a: .., b: .. }`: one `: ` per field at the top level, and
+        // `IdLayout { .. }` adds its own four.
+        let field_count = fields.matches(": ").count() - 4;
+        assert_eq!(Config::LIMITS.len() + 2, field_count, "{fields}");
+        for limit in Config::LIMITS {
+            assert!(
+                fields.contains(&format!("{}: ", limit.name)),
+                "{}",
+                limit.name
+            );
+        }
+    }
+
+    #[test]
+    fn limits_read_and_write_their_own_field() {
+        let mut config = Config::default();
+        let limit = Config::limit("max_connections").unwrap();
+        assert_eq!(limit.get(&config), LimitValue::Count(100_000));
+        limit.set(&mut config, LimitValue::Count(7)).unwrap();
+        assert_eq!(config.max_connections, 7);
+        let wrong = limit.set(&mut config, LimitValue::Bytes(7)).unwrap_err();
+        assert_eq!(wrong.limit, "max_connections");
+        let idle = Config::limit("idle_timeout").unwrap();
+        assert_eq!(idle.get(&config).to_string(), "off");
+        assert_eq!(
+            Config::limit("drain_timeout")
+                .unwrap()
+                .get(&config)
+                .to_string(),
+            "5s"
+        );
+    }
 
     #[test]
     fn defaults_match_the_protocol_table_and_validate() {

@@ -9,7 +9,7 @@ use crate::outbound::OutboundQueue;
 /// No two live connections of one router share an ID, so the ID is the handle:
 /// a driver can key its sockets by it (a `mio::Token`, a slab index). An ID is
 /// reused only after the whole ID space has been handed out since, and only once
-/// the router has emitted [`Event::Close`] for its previous holder.
+/// the router has closed its previous holder ([`Io::close`](crate::Io::close)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnHandle(pub u32);
 
@@ -26,59 +26,35 @@ impl std::fmt::Display for ConnHandle {
     }
 }
 
-/// Something the driver must act on, from [`Router::poll_event`].
+/// Something the driver must do, which [`Router::drive`] hands to the
+/// driver's [`Io`].
 ///
-/// [`Router::poll_event`]: crate::Router::poll_event
+/// [`Router::drive`]: crate::Router::drive
+/// [`Io`]: crate::Io
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// Stop reading from this connection: a destination it sends to is full.
-    /// Leaving its bytes in the kernel pushes back on the client through TCP's
-    /// flow control. [`Router::wants_read`](crate::Router::wants_read) is now false.
-    /// A connection's pause and resume events alternate, starting with a pause.
-    PauseReading(ConnHandle),
-    /// Read from this connection again. Bytes may have arrived meanwhile with no
-    /// new readiness edge, so an edge-triggered driver reads at once.
+pub(crate) enum Event {
+    /// [`Io::resume_reading`](crate::Io::resume_reading).
     ResumeReading(ConnHandle),
-    /// Close this connection's socket and forget the handle. Emitted exactly
-    /// once per accepted connection, whoever decided the close.
+    /// [`Io::close`](crate::Io::close).
     Close(ConnHandle),
-    /// After [`Router::shutdown`](crate::Router::shutdown): every connection is
-    /// closed, and the driver may exit.
-    Drained,
+    /// [`Io::stop_listening`](crate::Io::stop_listening).
+    StopListening,
 }
 
-/// A connection has bytes to write, from [`Router::poll_transmit`].
-///
-/// The bytes stay in the router; this borrows them. Write them with one
-/// vectored write, then report how many the kernel took with
-/// [`Router::handle_written`].
-///
-/// [`Router::poll_transmit`]: crate::Router::poll_transmit
-/// [`Router::handle_written`]: crate::Router::handle_written
+/// A connection has bytes to write. The bytes stay in the router; this
+/// borrows them for one vectored write.
 #[derive(Debug)]
-pub struct Transmit<'a> {
+pub(crate) struct Transmit<'a> {
     /// Where to write.
-    pub conn: ConnHandle,
+    pub(crate) conn: ConnHandle,
     pub(crate) queue: &'a OutboundQueue,
 }
 
 impl<'a> Transmit<'a> {
     /// Fills `out` with slices of the queued bytes, front first, and returns how
-    /// many it filled. Frames are coalesced, so a few slices carry many frames;
-    /// 64 slots (a stack array) are plenty, and more than `IOV_MAX` are never
-    /// useful.
-    pub fn io_slices(&self, out: &mut [IoSlice<'a>]) -> usize {
+    /// many it filled.
+    pub(crate) fn io_slices(&self, out: &mut [IoSlice<'a>]) -> usize {
         self.queue.io_slices(out)
-    }
-
-    /// Bytes queued in all, of which the slices may cover a prefix.
-    pub fn len(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Never true: the router offers only connections with bytes to write.
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
     }
 }
 

@@ -19,81 +19,78 @@
 //! A driver tells the router what happened with the `handle_*` methods
 //! ([`handle_accept`](Router::handle_accept), [`handle_input`](Router::handle_input),
 //! [`handle_eof`](Router::handle_eof), [`handle_reset`](Router::handle_reset),
-//! [`handle_written`](Router::handle_written), [`handle_timeout`](Router::handle_timeout),
-//! …) and then does what it is told. **After any `handle_*` call, drain
-//! [`poll_event`](Router::poll_event) and [`poll_transmit`](Router::poll_transmit)
-//! until they return `None`, then read [`poll_timeout`](Router::poll_timeout)
-//! to know when to call [`handle_timeout`](Router::handle_timeout).** That is
-//! the whole contract; the driver keeps sockets and nothing else that matters.
+//! [`handle_writable`](Router::handle_writable), …), and then lets the router
+//! act through the driver's sockets: **[`drive`](Router::drive) after any
+//! `handle_*` call, or once after a batch of them, and again at the instant it
+//! returns.** `drive` is the whole contract, written once: it handles the
+//! timeouts that are due, closes sockets, resumes paused readers, writes what
+//! is queued, and reads every write's result. The driver implements [`Io`]
+//! (write to, and close, one of its sockets; resume reading one; close the
+//! listener) and keeps sockets and nothing else that matters.
 //!
+//! Before each read, a driver asks [`wants_read`](Router::wants_read) (false
+//! while the connection is paused behind a full destination, after its EOF,
+//! during shutdown); before each accept, [`wants_accept`](Router::wants_accept).
 //! A connection's handle *is* its client's ID ([`ConnHandle`]); a driver keys
-//! its sockets by it.
-//!
-//! Accepting is the router's call too: a driver accepts while
-//! [`wants_accept`](Router::wants_accept) says so and reports every failed
-//! `accept` with [`handle_accept_error`](Router::handle_accept_error), which
-//! skips a failure of one connection and pauses accepting for a moment when
-//! the listener itself fails (out of file descriptors), with the resumption
-//! in [`poll_timeout`](Router::poll_timeout).
+//! its sockets by it. Every failed `accept` goes to
+//! [`handle_accept_error`](Router::handle_accept_error), which skips a failure
+//! of one connection and pauses accepting for a moment when the listener
+//! itself fails (out of file descriptors).
 //!
 //! Here is a complete driver over in-memory "sockets", in the shape of a real
-//! one (the mio driver reads and writes real sockets where this one pushes and
-//! pops vectors):
+//! one (the project's mio, tokio and smol drivers read and write real sockets
+//! where this one pushes onto vectors):
 //!
 //! ```
 //! use std::collections::HashMap;
-//! use std::io::IoSlice;
+//! use std::io::{self, IoSlice};
 //! use std::time::Instant;
-//! use router_core::{Config, ConnHandle, Event, Router};
+//! use router_core::{Config, ConnHandle, Io, Router};
+//!
+//! /// The driver's sockets: what each client has received so far.
+//! #[derive(Default)]
+//! struct Sockets(HashMap<ConnHandle, Vec<u8>>);
+//!
+//! impl Io for Sockets {
+//!     fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+//!         // A real driver: `socket.write_vectored(slices)`, which may take
+//!         // only part, or say `WouldBlock`.
+//!         let socket = self.0.get_mut(&conn).ok_or(io::ErrorKind::NotConnected)?;
+//!         let before = socket.len();
+//!         slices.iter().for_each(|slice| socket.extend_from_slice(slice));
+//!         Ok(socket.len() - before)
+//!     }
+//!     fn close(&mut self, conn: ConnHandle) {
+//!         self.0.remove(&conn);
+//!     }
+//!     // A real driver reads the connection soon: bytes may be waiting.
+//!     fn resume_reading(&mut self, _conn: ConnHandle) {}
+//!     // A real driver drops its listener.
+//!     fn stop_listening(&mut self) {}
+//! }
 //!
 //! let mut router = Router::new(Config::default()).unwrap();
-//! // What each client has received so far: the driver's sockets.
-//! let mut sockets: HashMap<ConnHandle, Vec<u8>> = HashMap::new();
+//! let mut sockets = Sockets::default();
 //! let now = Instant::now();
 //!
 //! let alice = router.handle_accept(now).unwrap();
 //! let bob = router.handle_accept(now).unwrap();
-//! sockets.insert(alice, Vec::new());
-//! sockets.insert(bob, Vec::new());
-//! drive(&mut router, &mut sockets, now);
+//! sockets.0.insert(alice, Vec::new());
+//! sockets.0.insert(bob, Vec::new());
+//! router.drive(now, &mut sockets); // Sends each client its ID.
 //!
 //! // Alice sends "hi" to Bob, cut in two reads.
 //! let mut frame = bob.id().to_be_bytes().to_vec();
 //! frame.extend_from_slice(b"hi\0");
 //! router.handle_input(alice, &frame[..3], now);
-//! drive(&mut router, &mut sockets, now);
 //! router.handle_input(alice, &frame[3..], now);
-//! drive(&mut router, &mut sockets, now);
+//! // A real driver sleeps in its poller until the instant `drive` returns.
+//! let _wake_at = router.drive(now, &mut sockets);
 //!
 //! // Bob got his ID, then the payload with its terminator.
 //! let mut expected = bob.id().to_be_bytes().to_vec();
 //! expected.extend_from_slice(b"hi\0");
-//! assert_eq!(sockets[&bob], expected);
-//!
-//! /// One turn of the loop: do what the router asks.
-//! fn drive(router: &mut Router, sockets: &mut HashMap<ConnHandle, Vec<u8>>, now: Instant) {
-//!     while let Some(event) = router.poll_event() {
-//!         match event {
-//!             Event::Close(conn) => { sockets.remove(&conn); }
-//!             Event::PauseReading(_) | Event::ResumeReading(_) | Event::Drained => {}
-//!         }
-//!     }
-//!     while let Some(transmit) = router.poll_transmit() {
-//!         let conn = transmit.conn;
-//!         let mut slices = [IoSlice::new(&[]); 64];
-//!         let n = transmit.io_slices(&mut slices);
-//!         // A real driver: `socket.write_vectored(&slices[..n])`, which may
-//!         // take only part; then `handle_write_blocked` on `WouldBlock`.
-//!         let socket = sockets.get_mut(&conn).unwrap();
-//!         let mut written = 0;
-//!         for slice in &slices[..n] {
-//!             socket.extend_from_slice(slice);
-//!             written += slice.len();
-//!         }
-//!         router.handle_written(conn, written, now);
-//!     }
-//!     // A real driver sleeps in its poller until `router.poll_timeout()`.
-//! }
+//! assert_eq!(sockets.0[&bob], expected);
 //! ```
 //!
 //! # What it guarantees
@@ -102,7 +99,7 @@
 //!   contiguously; frames from one sender to one destination keep their order.
 //! - **No head-of-line blocking.** A destination's queue is bounded by
 //!   [`Config::outbound_high_water`]: a sender to a full destination is paused
-//!   ([`Event::PauseReading`]) with its frame held, losing nothing, until the
+//!   ([`Router::wants_read`] turns false) with its frame held, losing nothing, until the
 //!   destination drains below [`Config::outbound_low_water`]; or, under
 //!   [`OverflowPolicy::Drop`], the frame is dropped. Other pairs never wait.
 //! - **Bounded memory.** Per connection at most about
@@ -137,8 +134,9 @@
 //!   longer, reach a peer;
 //! - [`handle_peer_input`](Router::handle_peer_input): a batch arrived; it
 //!   names its sender and is checked whole, as untrusted input;
-//! - [`transmit_to_peers`](Router::transmit_to_peers): at most one batch per
-//!   peer per call, which the driver takes or leaves for the next call.
+//! - [`Io::send_to_peer`]: [`drive`](Router::drive) hands the driver at most
+//!   one batch per peer per call, which the driver takes or leaves for the
+//!   next call.
 //!
 //! Batches carry frames, flow control (cumulative acknowledgements; at most
 //! [`Config::peer_window`] in flight per link), `dest_full` and `dest_ready`
@@ -155,6 +153,77 @@
 //! A lone router has no peers and pays nothing for them: its routing step
 //! takes the remote branch only for IDs it does not own.
 //!
+//! Here are two cores, shards 0 and 1 of one node, joined by queues where a
+//! sharded driver has rings and a cluster bridge has NATS subjects:
+//!
+//! ```
+//! use std::collections::{HashMap, VecDeque};
+//! use std::io::{self, IoSlice};
+//! use std::time::Instant;
+//! use router_core::{Config, ConnHandle, IdLayout, Io, PeerId, Router};
+//!
+//! /// One core's sockets, and the batches it sends its peer.
+//! #[derive(Default)]
+//! struct Sockets {
+//!     clients: HashMap<ConnHandle, Vec<u8>>,
+//!     to_peer: VecDeque<Vec<u8>>,
+//! }
+//!
+//! impl Io for Sockets {
+//!     fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+//!         let socket = self.clients.entry(conn).or_default();
+//!         slices.iter().for_each(|slice| socket.extend_from_slice(slice));
+//!         Ok(slices.iter().map(|slice| slice.len()).sum())
+//!     }
+//!     fn close(&mut self, conn: ConnHandle) {
+//!         self.clients.remove(&conn);
+//!     }
+//!     fn resume_reading(&mut self, _conn: ConnHandle) {}
+//!     fn stop_listening(&mut self) {}
+//!     // A sharded driver pushes onto its ring to that shard (and says
+//!     // `false` when the ring is full); a bridge publishes on its subject.
+//!     fn send_to_peer(&mut self, _peer: PeerId, batch: &[u8]) -> bool {
+//!         self.to_peer.push_back(batch.to_vec());
+//!         true
+//!     }
+//! }
+//!
+//! // One bit of each ID names the shard that owns it.
+//! let shard = |index| {
+//!     let id_layout = IdLayout::new(0, 0, 1, index);
+//!     Router::new(Config { id_layout, ..Config::default() }).unwrap()
+//! };
+//! let (mut zero, mut one) = (shard(0), shard(1));
+//! let (mut io_zero, mut io_one) = (Sockets::default(), Sockets::default());
+//! let now = Instant::now();
+//! zero.handle_peer_up(PeerId::new(0, 1), now).unwrap();
+//! one.handle_peer_up(PeerId::new(0, 0), now).unwrap();
+//!
+//! let alice = zero.handle_accept(now).unwrap();
+//! let bob = one.handle_accept(now).unwrap();
+//! // Alice, on shard 0, sends "hi" to Bob, on shard 1.
+//! let mut frame = bob.id().to_be_bytes().to_vec();
+//! frame.extend_from_slice(b"hi\0");
+//! zero.handle_input(alice, &frame, now);
+//!
+//! // Each loop turn: drive, then give each core what its peer sent.
+//! for _turn in 0..2 {
+//!     zero.drive(now, &mut io_zero);
+//!     one.drive(now, &mut io_one);
+//!     for batch in io_zero.to_peer.drain(..) {
+//!         one.handle_peer_input(&batch, now);
+//!     }
+//!     for batch in io_one.to_peer.drain(..) {
+//!         zero.handle_peer_input(&batch, now);
+//!     }
+//! }
+//!
+//! // Bob got his ID, then the payload with its terminator.
+//! assert_eq!(io_one.clients[&bob][4..], *b"hi\0");
+//! assert_eq!(zero.stats().forwarded.frames, 1);
+//! assert_eq!(one.stats().from_peers.frames, 1);
+//! ```
+//!
 //! ## Memory with peers
 //!
 //! Per connection, as before, about
@@ -170,6 +239,7 @@
 mod accept;
 mod config;
 mod conn;
+mod drive;
 mod event;
 pub mod frame;
 mod ids;
@@ -179,8 +249,9 @@ mod router;
 mod stats;
 mod timers;
 
-pub use config::{Config, ConfigError, OverflowPolicy};
-pub use event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
+pub use config::{Config, ConfigError, Limit, LimitKind, LimitValue, OverflowPolicy, WrongKind};
+pub use drive::{Io, MAX_IO_SLICES};
+pub use event::{AcceptError, ConnHandle, ConnInfo};
 pub use ids::{IdLayout, IdLayoutError, Owner};
 pub use peer::{PeerError, PeerId, PeerInfo};
 pub use router::Router;

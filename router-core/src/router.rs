@@ -24,11 +24,10 @@ use crate::timers::DeadlineQueue;
 /// decision, with no IO and no clock.
 ///
 /// The driver feeds it what happened (`handle_*`, each with the current time)
-/// and then drains what it must do: [`poll_event`](Self::poll_event) and
-/// [`poll_transmit`](Self::poll_transmit) until both return `None`, then
-/// [`poll_timeout`](Self::poll_timeout) for when to call
-/// [`handle_timeout`](Self::handle_timeout). Calls for a handle the router has
-/// closed are ignored, so a driver never races the router's own decisions.
+/// and then lets it do what it must through the driver's sockets:
+/// [`drive`](Self::drive), which returns when to drive it again. Calls for a
+/// handle the router has closed are ignored, so a driver never races the
+/// router's own decisions.
 #[derive(Debug)]
 pub struct Router {
     config: Config,
@@ -47,7 +46,6 @@ pub struct Router {
     accept_backoff: AcceptBackoff,
     /// Set by [`shutdown`](Self::shutdown): when to give up flushing.
     drain_deadline: Option<Instant>,
-    drained_reported: bool,
     /// The other cores this one forwards to; empty for a lone router, which
     /// then pays nothing for them.
     peers: FxHashMap<PeerId, PeerLink>,
@@ -68,7 +66,6 @@ impl Router {
             stats: Stats::default(),
             accept_backoff: AcceptBackoff::default(),
             drain_deadline: None,
-            drained_reported: false,
             peers: FxHashMap::default(),
         })
     }
@@ -107,19 +104,17 @@ impl Router {
 
     /// Whether the driver should accept connections: false while accepting is
     /// paused after the listener failed ([`handle_accept_error`]), until the
-    /// [`handle_timeout`] call at the instant [`poll_timeout`] names for it.
-    /// Check it before each `accept`, and leave the listener out of the
-    /// driver's wait while it is false, or a readable listener keeps waking
-    /// the loop for nothing. During shutdown it stays true: connections that
-    /// arrive while the listener is still open are refused (and counted) by
-    /// [`handle_accept`].
+    /// [`drive`] at the instant [`poll_timeout`] names for it, and for good
+    /// once shutdown begins (the driver is told to
+    /// [`stop_listening`](crate::Io::stop_listening)). Check it before each
+    /// `accept`, and leave the listener out of the driver's wait while it is
+    /// false, or a readable listener keeps waking the loop for nothing.
     ///
     /// [`handle_accept_error`]: Self::handle_accept_error
-    /// [`handle_timeout`]: Self::handle_timeout
+    /// [`drive`]: Self::drive
     /// [`poll_timeout`]: Self::poll_timeout
-    /// [`handle_accept`]: Self::handle_accept
     pub fn wants_accept(&self) -> bool {
-        self.accept_backoff.paused_until().is_none()
+        !self.is_shutting_down() && self.accept_backoff.paused_until().is_none()
     }
 
     /// Whether [`shutdown`](Self::shutdown) has begun.
@@ -137,8 +132,9 @@ impl Router {
     /// queued as the connection's first 4 bytes, or a refusal, after which the
     /// driver closes the socket without writing to it.
     ///
-    /// Call when the listener yields a connection; then drain `poll_transmit`
-    /// to send the ID.
+    /// Call when the listener yields a connection; then [`drive`](Self::drive)
+    /// sends the ID. Connections accepted after shutdown began (accepted
+    /// before the driver closed its listener) are refused and counted.
     pub fn handle_accept(&mut self, now: Instant) -> Result<ConnHandle, AcceptError> {
         if self.is_shutting_down() {
             self.stats.connections_refused += 1;
@@ -183,7 +179,7 @@ impl Router {
     ///   a warning at most once per 10 s, with the number of failures since
     ///   the last one.
     ///
-    /// It emits no event and no transmit: there is nothing to drain after it.
+    /// It leaves nothing for [`drive`](Self::drive) to do but the timer.
     pub fn handle_accept_error(&mut self, error: &io::Error, now: Instant) {
         match AcceptFailure::of(error) {
             AcceptFailure::None => {}
@@ -205,9 +201,9 @@ impl Router {
     /// fine, down to one byte per call.
     ///
     /// Bytes given while the connection is paused are buffered, not lost, which
-    /// is why a driver stops reading on [`Event::PauseReading`]: the buffer then
-    /// holds at most the read that was already in flight. Input after EOF or for
-    /// a closed handle is ignored.
+    /// is why a driver checks [`wants_read`](Self::wants_read) before each
+    /// read: the buffer then holds at most the read that was already in
+    /// flight. Input after EOF or for a closed handle is ignored.
     pub fn handle_input(&mut self, conn: ConnHandle, input: &[u8], now: Instant) {
         let id = conn.0;
         let Some(c) = self.conns.get_mut(&id) else {
@@ -219,8 +215,8 @@ impl Router {
         c.last_input = now;
         if c.held.is_some() {
             c.decoder.stash(input);
-        } else if self.decode_and_route(id, input, now) {
-            self.events.push_back(Event::PauseReading(conn));
+        } else {
+            self.decode_and_route(id, input, now);
         }
         self.reschedule(id);
         self.settle(now);
@@ -263,24 +259,10 @@ impl Router {
         self.settle(now);
     }
 
-    /// The driver wrote the first `written` bytes of what
-    /// [`poll_transmit`](Self::poll_transmit) offered for `conn`. A partial write
-    /// is normal: the rest stays queued. Call after every successful write, then
-    /// drain the events (senders paused on this connection may resume) and
-    /// transmits again.
-    ///
-    /// `written` is at least 1. A vectored write that returns `Ok(0)` for the
-    /// non-empty slices a transmit offers means the socket will take nothing
-    /// more ([`WriteZero`](std::io::ErrorKind::WriteZero)): report it with
-    /// [`handle_reset`](Self::handle_reset), as this project's drivers do.
-    /// `WouldBlock` is [`handle_write_blocked`](Self::handle_write_blocked),
-    /// never a write of 0. Given 0 anyway, the router records no progress and
-    /// stops offering `conn`, which `poll_transmit` took off its ready list,
-    /// until [`handle_writable`](Self::handle_writable) or a new frame for it:
-    /// its bytes wait with the write-stall clock running, so a driver that
-    /// reports 0 for a dead socket gets it closed as a slow consumer, after
-    /// `write_stall_timeout`, instead of at once.
-    pub fn handle_written(&mut self, conn: ConnHandle, written: usize, now: Instant) {
+    /// The driver wrote the first `written` bytes (at least 1) of what
+    /// [`poll_transmit`](Self::poll_transmit) offered for `conn`. A partial
+    /// write is normal: the rest stays queued.
+    pub(crate) fn handle_written(&mut self, conn: ConnHandle, written: usize, now: Instant) {
         let id = conn.0;
         let Some(c) = self.conns.get_mut(&id) else {
             return;
@@ -311,7 +293,7 @@ impl Router {
 
     /// A write to `conn` returned `WouldBlock`: the router stops offering it in
     /// `poll_transmit` until [`handle_writable`](Self::handle_writable).
-    pub fn handle_write_blocked(&mut self, conn: ConnHandle) {
+    pub(crate) fn handle_write_blocked(&mut self, conn: ConnHandle) {
         if let Some(c) = self.conns.get_mut(&conn.0) {
             c.writable = false;
         }
@@ -328,15 +310,18 @@ impl Router {
 
     /// Time passed: closes slow consumers and idle connections that are due,
     /// everything left once a shutdown's `drain_timeout` expires, and resumes
-    /// accepting once an accept pause is over. Call when
-    /// [`poll_timeout`](Self::poll_timeout)'s instant is reached; calling early or
-    /// twice is harmless.
+    /// accepting once an accept pause is over. [`drive`](Self::drive) calls it
+    /// when [`poll_timeout`](Self::poll_timeout)'s instant is reached, so a
+    /// driver need not; calling early or twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         // Resuming senders (in `settle`) can set deadlines that are already
         // due, so run until none is left rather than leave them for a wake-up.
         while self.deadlines.first().is_some_and(|(next, _)| next <= now) {
-            while let Some((at, id)) = self.deadlines.pop_due(now) {
-                self.expire(at, id, now);
+            while let Some((id, kind)) =
+                self.deadlines
+                    .pop_expired(&mut self.conns, &self.config, now)
+            {
+                self.expire(id, kind);
             }
             self.settle(now);
         }
@@ -358,44 +343,37 @@ impl Router {
         self.settle(now);
     }
 
-    /// A deadline-queue entry for `id`, scheduled at `at`, came due: closes the
-    /// connection if its deadline really has passed, or schedules it again.
-    fn expire(&mut self, at: Instant, id: u32, now: Instant) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if c.scheduled != Some(at) {
-            return; // Superseded by an earlier entry.
-        }
-        c.scheduled = None;
-        match c.deadline(self.config.write_stall_timeout, self.config.idle_timeout) {
-            Some((due, DeadlineKind::WriteStall)) if due <= now => {
+    /// Closes `id`, whose `kind` of deadline has passed.
+    fn expire(&mut self, id: u32, kind: DeadlineKind) {
+        match kind {
+            DeadlineKind::WriteStall => {
+                let queued = self.conns.get(&id).map_or(0, |c| c.outbound.len());
                 warn!(
                     conn = id,
-                    queued = c.outbound.len(),
-                    "closing slow consumer: no bytes accepted for write_stall_timeout"
+                    queued, "closing slow consumer: no bytes accepted for write_stall_timeout"
                 );
                 self.close(id, CloseCause::WriteStall);
             }
-            Some((due, DeadlineKind::Idle)) if due <= now => {
+            DeadlineKind::Idle => {
                 debug!(conn = id, "closing idle connection");
                 self.close(id, CloseCause::Idle);
             }
-            Some(_) => self.reschedule(id),
-            None => {}
         }
     }
 
     /// Begins a graceful shutdown: refuses new connections, stops reading (frames
     /// not yet routed are dropped and counted), and closes each connection once
     /// what is queued to it is written, or all of them after `drain_timeout`.
-    /// [`Event::Drained`] follows when none is left. Calling it again does nothing.
+    /// The driver is told to [`stop_listening`](crate::Io::stop_listening),
+    /// and [`is_drained`](Self::is_drained) turns true when no connection is
+    /// left. Calling it again does nothing.
     pub fn shutdown(&mut self, now: Instant) {
         if self.is_shutting_down() {
             return;
         }
         debug!(connections = self.conns.len(), "shutting down");
         self.drain_deadline = Some(now + self.config.drain_timeout);
+        self.events.push_back(Event::StopListening);
         self.to_resume.clear();
         let ids: Vec<u32> = self.conns.keys().copied().collect();
         for id in ids {
@@ -415,20 +393,16 @@ impl Router {
         self.settle(now);
     }
 
-    /// The next thing the driver must do, if any: pause or resume reading, close
-    /// a socket, or exit after shutdown. Drain it after every `handle_*` call.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    /// The next thing the driver must do, if any: resume reading, close a
+    /// socket, or close the listener. [`drive`](Self::drive) drains it.
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
-    /// A connection with bytes to write, if any. Write what
-    /// [`Transmit::io_slices`] offers with one vectored write, then report the
-    /// result: [`handle_written`](Self::handle_written) with the count, or
-    /// [`handle_write_blocked`](Self::handle_write_blocked) on `WouldBlock`, or
-    /// [`handle_reset`](Self::handle_reset) on an error. Connections come
-    /// round-robin; one with bytes left after a partial write comes back later.
-    /// Drain it after every `handle_*` call.
-    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+    /// A connection with bytes to write, if any, for [`drive`](Self::drive)
+    /// to write with one vectored write. Connections come round-robin; one
+    /// with bytes left after a partial write comes back later.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
         while let Some(id) = self.ready.pop_front() {
             let Some(c) = self.conns.get_mut(&id) else {
                 continue;
@@ -445,13 +419,13 @@ impl Router {
         None
     }
 
-    /// When the router next needs [`handle_timeout`](Self::handle_timeout), if
-    /// ever. Read it after draining events and transmits. It is exact: the
-    /// instant a connection's write stall or idle timeout, or the shutdown's
-    /// `drain_timeout`, falls due, or an accept pause ends, and `None` while
-    /// nothing can.
+    /// When the router next needs [`handle_timeout`](Self::handle_timeout)
+    /// (which [`drive`](Self::drive) calls once it is due), if ever; `drive`
+    /// returns it too. It is exact: the instant a connection's write stall or
+    /// idle timeout, or the shutdown's `drain_timeout`, falls due, or an
+    /// accept pause ends, and `None` while nothing can.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let drain = self.drain_deadline.filter(|_| !self.drained_reported);
+        let drain = self.drain_deadline.filter(|_| !self.conns.is_empty());
         let next = self.deadlines.first().map(|(at, _)| at);
         [
             next,
@@ -466,11 +440,9 @@ impl Router {
 
     /// Decodes `input` (after anything `id` had buffered) and routes each frame,
     /// until the input is used up or a full destination pauses the sender.
-    /// Returns whether it paused the sender; the caller tells the driver, if
-    /// the driver does not already consider it paused.
-    fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) -> bool {
+    fn decode_and_route(&mut self, id: u32, input: &[u8], now: Instant) {
         let Some(c) = self.conns.get_mut(&id) else {
-            return false;
+            return;
         };
         // Taken out so that routing may borrow any connection, the sender included.
         let mut decoder = mem::take(&mut c.decoder);
@@ -489,7 +461,7 @@ impl Router {
                         self.stats.senders_paused += 1;
                         self.stats.sender_pauses += 1;
                         trace!(conn = id, "paused");
-                        return true;
+                        return;
                     }
                 }
                 Ok(None) => break,
@@ -502,14 +474,13 @@ impl Router {
                     // The rest of the buffer belongs to the oversized frame.
                     decoder.clear();
                     self.close(id, CloseCause::ProtocolViolation);
-                    return false;
+                    return;
                 }
             }
         }
         if let Some(c) = self.conns.get_mut(&id) {
             c.decoder = decoder;
         }
-        false
     }
 
     /// Routes one frame from `from`: queues it to its destination, or drops and
@@ -561,42 +532,14 @@ impl Router {
         Ok(())
     }
 
-    /// Resumes the senders in `to_resume`, reports a finished shutdown, and
-    /// makes the earliest deadline exact. Every public `handle_*` that changes
-    /// state ends here, so no work is left half-done between calls.
+    /// Resumes the senders in `to_resume` and makes the earliest deadline
+    /// exact. Every public `handle_*` that changes state ends here, so no work
+    /// is left half-done between calls.
     fn settle(&mut self, now: Instant) {
         while let Some(id) = self.to_resume.pop_front() {
             self.resume(id, now);
         }
-        if self.is_drained() && !self.drained_reported {
-            self.drained_reported = true;
-            debug!("drained");
-            self.events.push_back(Event::Drained);
-        }
-        self.discard_stale_deadlines();
-    }
-
-    /// Pops deadline entries off the top until the earliest one is a live
-    /// connection's true deadline, so that [`poll_timeout`](Self::poll_timeout)
-    /// never wakes the driver for nothing. An entry is stale once its
-    /// connection closed, was scheduled earlier since, or saw its deadline move
-    /// later (it is rescheduled) or vanish (its ID was written, it went idle
-    /// with no idle timeout). Each entry is popped once: amortised O(log n).
-    fn discard_stale_deadlines(&mut self) {
-        while let Some((at, id)) = self.deadlines.first() {
-            let current = self.conns.get_mut(&id).filter(|c| c.scheduled == Some(at));
-            let Some(c) = current else {
-                self.deadlines.pop_first();
-                continue;
-            };
-            let due = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout);
-            if due.is_some_and(|(due, _)| due == at) {
-                return;
-            }
-            c.scheduled = None;
-            self.deadlines.pop_first();
-            self.reschedule(id);
-        }
+        self.deadlines.discard_stale(&mut self.conns, &self.config);
     }
 
     /// Retries `id`'s held frame, then routes what it buffered while paused.
@@ -627,9 +570,8 @@ impl Router {
             return; // Its buffered bytes broke the protocol.
         };
         if c.held.is_some() {
-            // Paused again by the frames it buffered while paused. The driver
-            // never saw it resume, so it hears nothing: the events for one
-            // connection alternate, PauseReading then ResumeReading.
+            // Paused again by the frames it buffered while paused: the
+            // driver, which never saw it resume, goes on not reading it.
             return;
         }
         // Idle time counts from now: the client sent what the router held, and
@@ -701,6 +643,9 @@ impl Router {
         self.stats.count_close(cause);
         self.events.push_back(Event::Close(ConnHandle(id)));
         debug!(conn = id, cause = cause.name(), "closed");
+        if self.is_drained() {
+            debug!("drained");
+        }
     }
 
     fn count_discarded(&mut self, discarded: crate::frame::Discarded, cause: DropCause) {
@@ -725,16 +670,8 @@ impl Router {
 
     /// Makes sure the deadline queue will wake `id` no later than its deadline.
     fn reschedule(&mut self, id: u32) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let Some((at, _)) = c.deadline(self.config.write_stall_timeout, self.config.idle_timeout)
-        else {
-            return;
-        };
-        if c.scheduled.is_none_or(|scheduled| at < scheduled) {
-            c.scheduled = Some(at);
-            self.deadlines.push(at, id);
+        if let Some(c) = self.conns.get_mut(&id) {
+            self.deadlines.reschedule(id, c, &self.config);
         }
     }
 }

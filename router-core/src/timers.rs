@@ -15,6 +15,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
+use rustc_hash::FxHashMap;
+
+use crate::config::Config;
+use crate::conn::{Conn, DeadlineKind};
+
 #[derive(Debug, Default)]
 pub(crate) struct DeadlineQueue {
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
@@ -42,6 +47,70 @@ impl DeadlineQueue {
         match self.heap.peek() {
             Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(entry)| entry),
             _ => None,
+        }
+    }
+}
+
+impl DeadlineQueue {
+    /// Makes sure the queue will wake connection `id` (`c`) no later than its
+    /// deadline: pushes an entry only if the deadline moved earlier than the
+    /// one it is scheduled at.
+    pub(crate) fn reschedule(&mut self, id: u32, c: &mut Conn, config: &Config) {
+        let Some((at, _)) = c.deadline(config.write_stall_timeout, config.idle_timeout) else {
+            return;
+        };
+        if c.scheduled.is_none_or(|scheduled| at < scheduled) {
+            c.scheduled = Some(at);
+            self.push(at, id);
+        }
+    }
+
+    /// The next connection whose deadline has passed at `now`, and which
+    /// deadline: pops due entries, skipping stale ones and rescheduling a
+    /// connection whose deadline moved later since it was scheduled.
+    pub(crate) fn pop_expired(
+        &mut self,
+        conns: &mut FxHashMap<u32, Conn>,
+        config: &Config,
+        now: Instant,
+    ) -> Option<(u32, DeadlineKind)> {
+        while let Some((at, id)) = self.pop_due(now) {
+            let Some(c) = conns.get_mut(&id) else {
+                continue; // Closed since.
+            };
+            if c.scheduled != Some(at) {
+                continue; // Superseded by an earlier entry.
+            }
+            c.scheduled = None;
+            match c.deadline(config.write_stall_timeout, config.idle_timeout) {
+                Some((due, kind)) if due <= now => return Some((id, kind)),
+                Some(_) => self.reschedule(id, c, config),
+                None => {}
+            }
+        }
+        None
+    }
+
+    /// Pops entries off the top until the earliest one is a live
+    /// connection's true deadline, so that `poll_timeout` never wakes the
+    /// driver for nothing. An entry is stale once its connection closed, was
+    /// scheduled earlier since, or saw its deadline move later (it is
+    /// rescheduled) or vanish (its ID was written, it went idle with no idle
+    /// timeout). Each entry is popped once: amortised O(log n).
+    pub(crate) fn discard_stale(&mut self, conns: &mut FxHashMap<u32, Conn>, config: &Config) {
+        while let Some((at, id)) = self.first() {
+            let current = conns.get_mut(&id).filter(|c| c.scheduled == Some(at));
+            let Some(c) = current else {
+                self.pop_first();
+                continue;
+            };
+            let due = c.deadline(config.write_stall_timeout, config.idle_timeout);
+            if due.is_some_and(|(due, _)| due == at) {
+                return;
+            }
+            c.scheduled = None;
+            self.pop_first();
+            self.reschedule(id, c, config);
         }
     }
 }

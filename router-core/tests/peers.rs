@@ -5,11 +5,11 @@
 //! each behaviour down by name.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
 use router_core::peer::wire;
-use router_core::{Config, ConnHandle, DropCause, Event, IdLayout, OverflowPolicy, PeerId, Router};
+use router_core::{Config, ConnHandle, DropCause, IdLayout, Io, OverflowPolicy, PeerId, Router};
 
 /// One core and what its clients received.
 struct Core {
@@ -82,45 +82,16 @@ impl Pair {
         self.drive();
     }
 
-    /// Each core does what it is told: events, writes to clients that take
-    /// them, batches onto the links.
+    /// Each core does what it is told: closes, writes to clients that take
+    /// them, batches onto its link.
     fn drive(&mut self) {
         for (i, core) in self.cores.iter_mut().enumerate() {
-            loop {
-                let mut busy = false;
-                while let Some(event) = core.router.poll_event() {
-                    busy = true;
-                    if let Event::Close(conn) = event {
-                        core.received.remove(&conn);
-                    }
-                }
-                while let Some(transmit) = core.router.poll_transmit() {
-                    busy = true;
-                    let conn = transmit.conn;
-                    if core.blocked.contains(&conn) {
-                        core.router.handle_write_blocked(conn);
-                        continue;
-                    }
-                    let mut slices = [IoSlice::new(&[]); 64];
-                    let n = transmit.io_slices(&mut slices);
-                    let socket = core.received.get_mut(&conn).expect("open");
-                    let mut written = 0;
-                    for slice in &slices[..n] {
-                        socket.extend_from_slice(slice);
-                        written += slice.len();
-                    }
-                    core.router.handle_written(conn, written, self.now);
-                }
-                let link = &mut self.links[i];
-                core.router.transmit_to_peers(self.now, |_, batch| {
-                    link.push_back(batch.to_vec());
-                    busy = true;
-                    true
-                });
-                if !busy {
-                    break;
-                }
-            }
+            let mut io = CoreIo {
+                received: &mut core.received,
+                blocked: &core.blocked,
+                link: &mut self.links[i],
+            };
+            core.router.drive(self.now, &mut io);
         }
     }
 
@@ -157,6 +128,52 @@ impl Pair {
         self.cores[i].router.handle_writable(conn);
         self.drive();
     }
+}
+
+/// One core's sockets as its router sees them, and its link to the other.
+struct CoreIo<'a> {
+    received: &'a mut HashMap<ConnHandle, Vec<u8>>,
+    blocked: &'a HashSet<ConnHandle>,
+    link: &'a mut VecDeque<Vec<u8>>,
+}
+
+impl Io for CoreIo<'_> {
+    fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.blocked.contains(&conn) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let socket = self.received.get_mut(&conn).expect("open");
+        slices
+            .iter()
+            .for_each(|slice| socket.extend_from_slice(slice));
+        Ok(slices.iter().map(|slice| slice.len()).sum())
+    }
+
+    fn close(&mut self, conn: ConnHandle) {
+        self.received.remove(&conn);
+    }
+
+    fn resume_reading(&mut self, _conn: ConnHandle) {}
+
+    fn stop_listening(&mut self) {}
+
+    fn send_to_peer(&mut self, _peer: PeerId, batch: &[u8]) -> bool {
+        self.link.push_back(batch.to_vec());
+        true
+    }
+}
+
+/// Drives a router with no client, and returns the batches it sends.
+fn batches_of(router: &mut Router, now: Instant) -> Vec<Vec<u8>> {
+    let mut received = HashMap::new();
+    let mut link = VecDeque::new();
+    let mut io = CoreIo {
+        received: &mut received,
+        blocked: &HashSet::new(),
+        link: &mut link,
+    };
+    router.drive(now, &mut io);
+    link.into()
 }
 
 fn small(policy: OverflowPolicy) -> Config {
@@ -379,11 +396,7 @@ fn a_core_with_another_layout_is_refused() {
     stranger
         .handle_peer_up(PeerId::new(0, 0), pair.now)
         .unwrap();
-    let mut batches = Vec::new();
-    stranger.transmit_to_peers(pair.now, |_, batch| {
-        batches.push(batch.to_vec());
-        true
-    });
+    let batches = batches_of(&mut stranger, pair.now);
     assert_eq!(batches.len(), 1, "a hello");
     pair.cores[0]
         .router
@@ -443,7 +456,10 @@ fn a_lone_router_has_no_peer_timer_and_no_batch() {
     let mut router = Router::new(Config::default()).unwrap();
     let now = router_sim::epoch();
     assert_eq!(router.poll_timeout(), None);
-    router.transmit_to_peers(now, |_, _| panic!("a batch without peers"));
+    assert!(
+        batches_of(&mut router, now).is_empty(),
+        "a batch without peers"
+    );
     assert_eq!(router.peers().count(), 0);
 }
 

@@ -4,13 +4,15 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 
-use router_core::{CloseCause, Config, DropCause, OverflowPolicy, Stats};
+use router_core::{CloseCause, Config, DropCause, Stats};
 use router_metrics::METRICS_PATH;
 use tracing::info;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Driver, LogFormat};
+use router::Driver;
+
+use crate::cli::LogFormat;
 
 /// Logs to stderr at the level `RUST_LOG` asks for (default info). Text is in
 /// colour only on a terminal, so that redirected logs stay plain; JSON puts
@@ -31,21 +33,16 @@ pub(crate) fn init(format: LogFormat) {
 }
 
 /// The start line. Tests and scripts find the port in its `listening on ADDR`.
+/// Its `limits` field lists every limit ([`Config::LIMITS`]) as
+/// `name=value`, space-separated.
 pub(crate) fn listening(addr: SocketAddr, driver: Driver, config: &Config) {
+    let limits: Vec<String> = Config::LIMITS
+        .iter()
+        .map(|limit| format!("{}={}", limit.name, limit.get(config)))
+        .collect();
     info!(
         driver = driver.name(),
-        max_frame_bytes = config.max_frame_bytes,
-        outbound_high_water = config.outbound_high_water,
-        outbound_low_water = config.outbound_low_water,
-        overflow_policy = match config.overflow_policy {
-            OverflowPolicy::Pause => "pause",
-            OverflowPolicy::Drop => "drop",
-        },
-        write_stall_timeout = ?config.write_stall_timeout,
-        idle_timeout = %config.idle_timeout.map_or("off".to_owned(), |idle| format!("{idle:?}")),
-        max_connections = config.max_connections,
-        drain_timeout = ?config.drain_timeout,
-        accept_pause = ?config.accept_pause,
+        limits = %limits.join(" "),
         "listening on {addr}"
     );
 }

@@ -5,22 +5,27 @@
 //! poller failed), 2 for a usage error (an invalid flag or inconsistent limits).
 
 mod cli;
+mod limit_flags;
 mod logging;
-mod serve;
 mod signals;
 
+use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use router::Server;
+use router_core::{Router, Stats};
 use router_metrics::{MetricsServer, StatsCell};
 use tracing::error;
 
-use crate::cli::{Cli, Driver};
+use crate::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = cli.config().unwrap_or_else(|error| {
+    let config = cli.config();
+    let router = Router::new(config.clone()).unwrap_or_else(|error| {
         Cli::command()
             .error(
                 ErrorKind::ValueValidation,
@@ -46,11 +51,7 @@ fn main() -> ExitCode {
         logging::serving_metrics(metrics.local_addr());
     }
     let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let served = match cli.driver {
-        Driver::Mio => serve::with_mio(cli.listen, config, stats_observer),
-        Driver::Tokio => serve::with_tokio(cli.listen, config, stats_observer),
-        Driver::Smol => serve::with_smol(cli.listen, config, stats_observer),
-    };
+    let served = serve(&cli, router, stats_observer);
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -61,4 +62,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Serves on `cli`'s address and driver until a signal's drain completes,
+/// handing the counters to `stats_observer`, if any, once per loop turn.
+fn serve(
+    cli: &Cli,
+    router: Router,
+    stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
+) -> io::Result<Stats> {
+    let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
+    let config = router.config().clone();
+    let mut server = Server::new(cli.driver, listener, router)?;
+    if let Some(observer) = stats_observer {
+        server = server.with_stats_observer(observer);
+    }
+    let shutdown = server.shutdown_handle();
+    // Before the start line, so that a signal sent as soon as it is read
+    // drains rather than kills.
+    signals::on_termination(move || shutdown.shutdown())?;
+    logging::listening(server.local_addr()?, cli.driver, &config);
+    server.run()
+}
+
+fn cannot_listen(listen: SocketAddr, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("cannot listen on {listen}: {error}"))
 }

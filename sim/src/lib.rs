@@ -20,12 +20,14 @@
 mod clock;
 pub mod cluster;
 pub mod fuzz;
+pub mod network;
 pub mod ops;
 pub mod oracle;
 pub mod payload;
 mod world;
 
 pub use clock::epoch;
+pub use network::{Network, Sink, Socket, Told};
 pub use ops::{Op, Target};
 pub use oracle::Oracle;
 pub use world::Sim;

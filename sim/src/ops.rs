@@ -32,7 +32,7 @@ pub enum Op {
     },
     /// The router reads up to `max` bytes of what a client has queued, if it
     /// wants to read that client.
-    Deliver {
+    RouterReads {
         /// The client.
         client: u8,
         /// At most this many bytes (at least one).
@@ -131,7 +131,7 @@ impl Op {
                 from: client,
                 bytes: (0..rng.usize(1..24)).map(|_| rng.u8(..)).collect(),
             },
-            495..=694 => Op::Deliver {
+            495..=694 => Op::RouterReads {
                 client,
                 max: rng.u16(1..=8192),
             },

@@ -6,10 +6,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
-use router_core::{Config, Stats};
+use router::{Driver, Server};
+use router_core::{Config, Router, Stats};
 use tokio::sync::oneshot;
-
-use crate::Driver;
 
 /// The longest any single step of a test may take before it counts as hung.
 /// Generous, so that a debug build on a loaded two-core machine never fails a
@@ -58,61 +57,18 @@ pub fn start_observed(
 }
 
 fn launch(driver: Driver, config: Config, observer: StatsObserver) -> io::Result<TestRouter> {
-    let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    match driver {
-        Driver::Mio => {
-            let server = driver_mio::Server::bind(any_port, config)?.with_stats_observer(observer);
-            let addr = server.local_addr();
-            let handle = server.shutdown_handle();
-            TestRouter::spawn(
-                driver,
-                addr,
-                move || handle.shutdown(),
-                move || server.run(),
-            )
-        }
-        Driver::Tokio => {
-            let listener = driver_mio::listen(any_port)?;
-            let addr = listener.local_addr()?;
-            let (stop, stopped) = oneshot::channel::<()>();
-            TestRouter::spawn(driver, addr, stop_with(stop), move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async {
-                    let listener = tokio::net::TcpListener::from_std(listener)?;
-                    let shutdown = stopped_by(stopped);
-                    driver_tokio::serve_with_stats_observer(listener, config, shutdown, observer)
-                        .await
-                })
-            })
-        }
-        Driver::Smol => {
-            let listener = async_io::Async::new(driver_mio::listen(any_port)?)?;
-            let addr = listener.get_ref().local_addr()?;
-            let (stop, stopped) = oneshot::channel::<()>();
-            TestRouter::spawn(driver, addr, stop_with(stop), move || {
-                let shutdown = stopped_by(stopped);
-                async_io::block_on(driver_smol::serve_with_stats_observer(
-                    listener, config, shutdown, observer,
-                ))
-            })
-        }
-    }
-}
-
-/// Stops an async driver from the test's thread. (tokio's channels need no
-/// tokio runtime: the smol driver awaits one too.)
-fn stop_with(stop: oneshot::Sender<()>) -> impl FnOnce() + Send {
-    move || {
-        let _ = stop.send(());
-    }
-}
-
-/// An async driver's shutdown future: completes on [`stop_with`]'s call, or
-/// when the [`TestRouter`] is dropped.
-async fn stopped_by(stopped: oneshot::Receiver<()>) {
-    let _ = stopped.await;
+    let listener = router::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    let router = Router::new(config)
+        .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
+    let server = Server::new(driver, listener, router)?.with_stats_observer(observer);
+    let addr = server.local_addr()?;
+    let shutdown = server.shutdown_handle();
+    TestRouter::spawn(
+        driver,
+        addr,
+        move || shutdown.shutdown(),
+        move || server.run(),
+    )
 }
 
 impl TestRouter {
@@ -135,6 +91,14 @@ impl TestRouter {
             shutdown: Some(Box::new(shutdown)),
             finished,
         })
+    }
+
+    /// Starts the router's shutdown without waiting for it: see
+    /// [`stop`](Self::stop) for that.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown();
+        }
     }
 
     /// Shuts the router down and waits for it to drain, which includes

@@ -18,8 +18,8 @@
 //!
 //! # Adding a driver
 //!
-//! Add a variant to [`Driver`], its arm to [`start`] (with its stats
-//! observer) and [`Driver::name`], and its line to [`driver_tests!`].
+//! Add it to `router::Driver` and `router::Server` (the binary runs it then
+//! too), and its line to [`driver_tests!`].
 
 mod binary;
 mod client;
@@ -35,27 +35,7 @@ pub use harness::{PATIENCE, TestRouter, start, start_observed, within};
 pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
 pub use scrape::{Exposition, scrape};
 
-/// A driver of the router, as the suite runs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Driver {
-    /// `driver-mio`: one thread, one `mio::Poll`.
-    Mio,
-    /// `driver-tokio`: one task on a current-thread tokio runtime.
-    Tokio,
-    /// `driver-smol`: one task on async-io's `block_on`.
-    Smol,
-}
-
-impl Driver {
-    /// Its name in the `router` binary's `--driver` flag.
-    pub fn name(self) -> &'static str {
-        match self {
-            Driver::Mio => "mio",
-            Driver::Tokio => "tokio",
-            Driver::Smol => "smol",
-        }
-    }
-}
+pub use router::Driver;
 
 /// Instantiates each listed test once per driver, in a module named after the
 /// driver: `driver_tests! { reference_exchange }` declares `on_mio::reference_exchange`

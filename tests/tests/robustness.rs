@@ -11,6 +11,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 driver_tests! {
+    shutdown_closes_the_listener_before_the_connections,
     reset_connections_affect_nobody_else,
     oversized_frame_closes_its_sender_only,
     write_stall_timeout_closes_non_reader_and_releases_senders,
@@ -260,4 +261,34 @@ fn delivered_stream(total_bytes: usize, frame_bytes: usize) -> Vec<u8> {
     let mut delivered = vec![b'f'; frame_bytes];
     delivered.push(0);
     delivered.repeat(total_bytes / frame_bytes)
+}
+
+/// On shutdown the router closes its listener first, so the kernel refuses
+/// new clients at once (none waits in a backlog for an ID that never comes),
+/// then each connection with nothing queued to it, the same on every driver.
+async fn shutdown_closes_the_listener_before_the_connections(driver: Driver) -> io::Result<()> {
+    let mut router = start(driver, Config::default())?;
+    let mut idle = Client::connect(router.addr).await?;
+    let mut sender = Client::connect(router.addr).await?;
+    let mut reader = Client::connect(router.addr).await?;
+    sender.send(reader.id, b"flushed before the close").await?;
+    reader.expect_delivery(b"flushed before the close").await?;
+
+    router.begin_shutdown();
+    // Closed after the listener, in the same step: its EOF says the
+    // listener is gone.
+    idle.expect_closed().await?;
+    let refused = TcpStream::connect(router.addr).await.unwrap_err();
+    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+    sender.expect_closed().await?;
+    reader.expect_closed().await?;
+
+    let stats = router.stop().await?;
+    assert_eq!(stats.connections_accepted, 3);
+    assert_eq!(
+        stats.connections_refused, 0,
+        "refused by the kernel, not accepted"
+    );
+    assert_eq!(stats.closed(CloseCause::Shutdown), 3);
+    Ok(())
 }

@@ -120,7 +120,7 @@ async fn five_thousand_concurrent_connections(driver: Driver) -> io::Result<()> 
     let _whole_process = exclusive().await;
     const CLIENTS: usize = 5000;
     /// Connections opened at once: within the listen backlog the drivers'
-    /// listener asks for (`driver_mio::LISTEN_BACKLOG`). A larger burst
+    /// listener asks for (`router::LISTEN_BACKLOG`). A larger burst
     /// overflows it, and the kernel drops SYNs, which clients retry only
     /// after a second.
     const WAVE: usize = 1000;

@@ -14,14 +14,16 @@
 //!    one whose last write would have blocked, and a timeout from
 //!    [`poll_timeout`](Router::poll_timeout).
 //! 2. Sleep in `poll(2)` until one of them is ready or the deadline comes.
-//! 3. Feed the router what happened (`handle_*`), and after each call do what
-//!    it asks: close the sockets it names, write what it offers with one
-//!    vectored write per connection.
+//! 3. Feed the router what happened (`handle_*`), then let it do what it
+//!    wants through the loop's sockets: one [`drive`](Router::drive) per
+//!    turn, which writes, closes and tells the loop to close its listener
+//!    through the sockets' [`Io`] implementation.
 //!
 //! `poll(2)` is level-triggered, which keeps the loop short: a connection
 //! paused behind a full destination is simply left out of the set, and once
 //! resumed it is back in it and reported at once if bytes are waiting, so
-//! `PauseReading` and `ResumeReading` need no handling at all. Reading once
+//! [`Io::resume_reading`] needs no handling
+//! at all. Reading once
 //! per turn per ready connection makes the turns fair. The price is that
 //! each turn walks every connection to build the set: fine for the hundreds
 //! of connections this kind of loop is used for, not for 10 000, where the
@@ -32,11 +34,13 @@
 //! use std::io::Read;
 //! use std::thread;
 //!
-//! use router_core::Config;
+//! use router_core::{Config, Router};
 //! use std_loop::Server;
 //!
-//! let server = Server::bind(SocketAddr::from(([127, 0, 0, 1], 0)), Config::default())?;
-//! let addr = server.local_addr();
+//! let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+//! let router = Router::new(Config::default()).expect("a valid config");
+//! let server = Server::new(listener, router)?;
+//! let addr = server.local_addr()?;
 //! let shutdown = server.shutdown_handle();
 //! let running = thread::spawn(move || server.run());
 //!
@@ -60,7 +64,7 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use router_core::{Config, ConnHandle, Event, Router, Stats};
+use router_core::{ConnHandle, Io, Router, Stats};
 
 /// Bytes read at once, into one buffer for the whole loop.
 const SCRATCH_BYTES: usize = 64 * 1024;
@@ -69,21 +73,25 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 /// the clients already connected.
 const ACCEPTS_PER_TURN: usize = 64;
 
-/// Slices per vectored write; the router coalesces small frames.
-const SLICES_PER_WRITE: usize = 64;
-
 /// A router serving one listening socket from a `poll(2)` loop on the thread
 /// that calls [`run`](Self::run).
 #[derive(Debug)]
 pub struct Server {
     router: Router,
-    listener: TcpListener,
-    sockets: HashMap<ConnHandle, Socket>,
+    sockets: Sockets,
     /// Read end of a socket pair the [`ShutdownHandle`] writes to: the
     /// classic self-pipe that wakes `poll(2)` from another thread.
     shutdown_signal: UnixStream,
     shutdown_trigger: Arc<UnixStream>,
     scratch: Box<[u8]>,
+}
+
+/// What the router writes to and closes: the listener and every connection.
+#[derive(Debug)]
+struct Sockets {
+    /// `None` once the router said to stop listening.
+    listener: Option<TcpListener>,
+    connections: HashMap<ConnHandle, Socket>,
 }
 
 #[derive(Debug)]
@@ -114,20 +122,18 @@ enum Source {
 }
 
 impl Server {
-    /// Binds `addr` and makes a router with `config` (an inconsistent one is
-    /// an `InvalidInput` error).
-    pub fn bind(addr: SocketAddr, config: Config) -> io::Result<Server> {
-        let router = Router::new(config)
-            .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
-        let listener = TcpListener::bind(addr)?;
+    /// A server for `router` on a bound `listener` (set non-blocking here).
+    pub fn new(listener: TcpListener, router: Router) -> io::Result<Server> {
         listener.set_nonblocking(true)?;
         let (shutdown_signal, shutdown_trigger) = UnixStream::pair()?;
         shutdown_signal.set_nonblocking(true)?;
         shutdown_trigger.set_nonblocking(true)?;
         Ok(Server {
             router,
-            listener,
-            sockets: HashMap::new(),
+            sockets: Sockets {
+                listener: Some(listener),
+                connections: HashMap::new(),
+            },
             shutdown_signal,
             shutdown_trigger: Arc::new(shutdown_trigger),
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
@@ -135,10 +141,11 @@ impl Server {
     }
 
     /// The address it listens on (useful after binding port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.sockets.listener {
+            Some(listener) => listener.local_addr(),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
     }
 
     /// A handle that starts the drain from another thread.
@@ -162,12 +169,9 @@ impl Server {
                     Source::Conn(conn) => self.service(conn, events, now),
                 }
             }
-            // Compare the clock: `poll(2)` may return early (a signal, the
-            // timeout rounding) or late.
-            if self.router.poll_timeout().is_some_and(|at| at <= now) {
-                self.router.handle_timeout(now);
-                self.flush(now);
-            }
+            // `drive` compares the clock itself: `poll(2)` may return early
+            // (a signal, the timeout rounding) or late.
+            self.router.drive(now, &mut self.sockets);
         }
         Ok(self.router.stats().clone())
     }
@@ -179,11 +183,13 @@ impl Server {
         let mut fds = vec![PollFd::new(self.shutdown_signal.as_fd(), PollFlags::POLLIN)];
         // Left out while accepting is paused: still readable, it would wake
         // the loop at once. The pause's end is in `poll_timeout`.
-        if self.router.wants_accept() {
-            sources.push(Source::Listener);
-            fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
+        if let Some(listener) = &self.sockets.listener {
+            if self.router.wants_accept() {
+                sources.push(Source::Listener);
+                fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+            }
         }
-        for (&conn, socket) in &self.sockets {
+        for (&conn, socket) in &self.sockets.connections {
             let mut interest = PollFlags::empty();
             if self.router.wants_read(conn) {
                 interest |= PollFlags::POLLIN;
@@ -226,12 +232,14 @@ impl Server {
         // Empty the pipe so that it does not wake every turn of the drain.
         while matches!(self.shutdown_signal.read(&mut self.scratch), Ok(n) if n > 0) {}
         self.router.shutdown(now);
-        self.flush(now);
     }
 
     fn accept(&mut self, now: Instant) {
         for _ in 0..ACCEPTS_PER_TURN {
-            let stream = match self.listener.accept() {
+            let Some(listener) = &self.sockets.listener else {
+                return;
+            };
+            let stream = match listener.accept() {
                 Ok((stream, _peer)) => stream,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 // Skipped if a client gave up; accepting pauses if the
@@ -259,14 +267,13 @@ impl Server {
                 stream,
                 write_blocked: false,
             };
-            self.sockets.insert(conn, socket);
-            self.flush(now);
+            self.sockets.connections.insert(conn, socket);
         }
     }
 
     /// Acts on what `poll(2)` reported for `conn`: writability, then one read.
     fn service(&mut self, conn: ConnHandle, events: PollFlags, now: Instant) {
-        let Some(socket) = self.sockets.get_mut(&conn) else {
+        let Some(socket) = self.sockets.connections.get_mut(&conn) else {
             return; // Closed earlier in this turn.
         };
         let failed = PollFlags::POLLERR | PollFlags::POLLHUP;
@@ -274,12 +281,11 @@ impl Server {
             // An error shows in the next write.
             socket.write_blocked = false;
             self.router.handle_writable(conn);
-            self.flush(now);
         }
         if !events.intersects(PollFlags::POLLIN | failed) || !self.router.wants_read(conn) {
             return;
         }
-        let Some(socket) = self.sockets.get(&conn) else {
+        let Some(socket) = self.sockets.connections.get(&conn) else {
             return;
         };
         match (&socket.stream).read(&mut self.scratch) {
@@ -290,50 +296,37 @@ impl Server {
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                return;
-            }
+                ) => {}
             Err(_) => self.router.handle_reset(conn, now),
         }
-        self.flush(now);
+    }
+}
+
+impl Io for Sockets {
+    fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        let socket = self
+            .connections
+            .get_mut(&conn)
+            .ok_or(io::ErrorKind::NotConnected)?;
+        let result = (&socket.stream).write_vectored(slices);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock)
+        {
+            // The next poll set asks for POLLOUT.
+            socket.write_blocked = true;
+        }
+        result
     }
 
-    /// Does what the router asks after a `handle_*` call: closes the sockets
-    /// it names, then writes what it offers, until neither is left.
-    fn flush(&mut self, now: Instant) {
-        loop {
-            while let Some(event) = self.router.poll_event() {
-                if let Event::Close(conn) = event {
-                    self.sockets.remove(&conn);
-                }
-                // PauseReading / ResumeReading: the next poll set follows
-                // `wants_read`. Drained: `run` checks `is_drained`.
-            }
-            let Some(transmit) = self.router.poll_transmit() else {
-                return;
-            };
-            let conn = transmit.conn;
-            let socket = self
-                .sockets
-                .get_mut(&conn)
-                .expect("the router offers only connections it has not closed");
-            let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
-            let filled = transmit.io_slices(&mut slices);
-            match (&socket.stream).write_vectored(&slices[..filled]) {
-                Ok(0) => self.router.handle_reset(conn, now),
-                Ok(written) => self.router.handle_written(conn, written, now),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    socket.write_blocked = true;
-                    self.router.handle_write_blocked(conn);
-                }
-                Err(_) => self.router.handle_reset(conn, now),
-            }
-        }
+    fn close(&mut self, conn: ConnHandle) {
+        self.connections.remove(&conn);
+    }
+
+    // Level-triggered: the next poll set follows `wants_read`.
+    fn resume_reading(&mut self, _conn: ConnHandle) {}
+
+    fn stop_listening(&mut self) {
+        self.listener = None;
     }
 }

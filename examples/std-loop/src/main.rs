@@ -3,9 +3,9 @@
 //! library's `ShutdownHandle` is how an embedding application would stop it.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 
-use router_core::Config;
+use router_core::{Config, Router};
 use std_loop::Server;
 
 fn main() -> io::Result<()> {
@@ -15,7 +15,9 @@ fn main() -> io::Result<()> {
             .map_err(|bad| io::Error::new(io::ErrorKind::InvalidInput, bad))?,
         None => SocketAddr::from(([127, 0, 0, 1], 8080)),
     };
-    let server = Server::bind(addr, Config::default())?;
-    eprintln!("listening on {}", server.local_addr());
+    let router = Router::new(Config::default())
+        .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
+    let server = Server::new(TcpListener::bind(addr)?, router)?;
+    eprintln!("listening on {}", server.local_addr()?);
     server.run().map(drop)
 }

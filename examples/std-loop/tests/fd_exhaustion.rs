@@ -7,17 +7,18 @@
 //! holds the only test in it.
 #![cfg(target_os = "linux")]
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::thread;
 
-use router_core::Config;
+use router_core::{Config, Router};
 use router_tests::exhaust_descriptors_then_recover;
 use std_loop::Server;
 
 #[test]
 fn accept_pauses_when_out_of_descriptors_and_recovers() {
-    let server = Server::bind(SocketAddr::from(([127, 0, 0, 1], 0)), Config::default()).unwrap();
-    let addr = server.local_addr();
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let server = Server::new(listener, Router::new(Config::default()).unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
     let shutdown = server.shutdown_handle();
     let loop_thread = thread::spawn(move || server.run());
 

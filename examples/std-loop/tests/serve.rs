@@ -3,12 +3,12 @@
 //! flood, each ended by a drain that returns the counters.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use router_core::{CloseCause, Config, Stats};
+use router_core::{CloseCause, Config, Router, Stats};
 use std_loop::{Server, ShutdownHandle};
 
 /// The longest any one step may take before the test counts it as hung.
@@ -22,8 +22,9 @@ struct Running {
 }
 
 fn start(config: Config) -> Running {
-    let server = Server::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config).unwrap();
-    let addr = server.local_addr();
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let server = Server::new(listener, Router::new(config).unwrap()).unwrap();
+    let addr = server.local_addr().unwrap();
     let shutdown = server.shutdown_handle();
     let (report, finished) = mpsc::channel();
     thread::spawn(move || {

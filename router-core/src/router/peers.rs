@@ -113,13 +113,15 @@ impl Router {
     }
 
     /// Hands the driver the next batch for each peer that has one, through
-    /// `send(peer, batch)`, which returns whether the batch was taken (a full
-    /// ring or a disconnected bridge says no: the batch stays, grows with
-    /// what follows, and is offered again on the next call). At most one
-    /// batch per peer per call, so a driver moves one per loop turn.
-    ///
-    /// Call it after every `handle_*` call, with the other output.
-    pub fn transmit_to_peers(&mut self, now: Instant, mut send: impl FnMut(PeerId, &[u8]) -> bool) {
+    /// `send(peer, batch)`, which says whether the link took it; a batch not
+    /// taken stays, grows with what follows, and is offered again next time.
+    /// At most one batch per peer per call. [`drive`](Self::drive) calls it
+    /// with [`Io::send_to_peer`](crate::Io::send_to_peer).
+    pub(crate) fn transmit_to_peers(
+        &mut self,
+        now: Instant,
+        mut send: impl FnMut(PeerId, &[u8]) -> bool,
+    ) {
         if self.peers.is_empty() {
             return;
         }

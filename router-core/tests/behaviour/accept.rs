@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use router_core::Config;
 
-use crate::support::{Net, secs};
+use crate::support::{Net, Told, secs};
 
 const PAUSE: Duration = Duration::from_millis(100);
 const NANO: Duration = Duration::from_nanos(1);
@@ -114,11 +114,13 @@ fn open_connections_are_served_while_accepting_is_paused() {
 }
 
 #[test]
-fn during_shutdown_accepting_goes_on_and_the_router_refuses() {
+fn shutdown_closes_the_listener_and_refuses_what_was_accepted_before() {
     let mut net = Net::new(Config::default());
     net.router.shutdown(net.now);
-    net.drive();
-    assert!(net.router.wants_accept());
+    assert!(!net.router.wants_accept());
+    // Accepted by a driver that has not closed its listener yet.
     assert!(net.accept().is_err());
     assert_eq!(net.router.stats().connections_refused, 1);
+    assert_eq!(net.drive(), [Told::StopListening]);
+    assert!(!net.is_listening());
 }

@@ -2,9 +2,9 @@
 //! sender to a full destination is paused (or its frame dropped), and no
 //! other pair ever waits for it.
 
-use router_core::{Config, ConnHandle, DropCause, Event, FrameCount, OverflowPolicy};
+use router_core::{Config, ConnHandle, DropCause, FrameCount, OverflowPolicy};
 
-use crate::support::{Net, frame, payload, payloads};
+use crate::support::{Net, Told, frame, payload, payloads};
 
 const HIGH_WATER: usize = 100;
 const LOW_WATER: usize = 40;
@@ -50,8 +50,7 @@ fn sender_pauses_only_once_its_destination_is_above_high_water() {
     assert_eq!(queued(&net, stuck), HIGH_WATER + FRAME_LEN);
     assert!(net.router.wants_read(sender));
 
-    let events = net.send(sender, stuck, &numbered(5));
-    assert_eq!(events, [Event::PauseReading(sender)]);
+    assert_eq!(net.send(sender, stuck, &numbered(5)), []);
     assert!(!net.router.wants_read(sender));
     assert!(net.router.connection_info(sender).unwrap().paused);
     assert_eq!(net.router.stats().senders_paused, 1);
@@ -76,7 +75,7 @@ fn paused_sender_resumes_below_low_water_and_nothing_is_lost() {
     assert!(!net.router.wants_read(sender));
 
     let events = net.allow(stuck, 1);
-    assert_eq!(events, [Event::ResumeReading(sender)]);
+    assert_eq!(events, [Told::ResumeReading(sender)]);
     assert!(net.router.wants_read(sender));
     assert_eq!(net.router.stats().senders_paused, 0);
     assert_eq!(
@@ -126,7 +125,8 @@ fn input_read_while_paused_is_buffered_and_routed_after_resume() {
         split_frame[..7].to_vec(),
     ]
     .concat();
-    assert_eq!(net.input(sender, &in_flight), [Event::PauseReading(sender)]);
+    assert_eq!(net.input(sender, &in_flight), []);
+    assert!(!net.router.wants_read(sender), "paused");
     // A driver may still hand over a read that was in flight when it paused.
     let late_read = [split_frame[7..].to_vec(), frame(stuck, &numbered(6))].concat();
     assert_eq!(net.input(sender, &late_read), []);
@@ -139,7 +139,7 @@ fn input_read_while_paused_is_buffered_and_routed_after_resume() {
     assert_eq!(net.received(other), b"", "waits behind the held frame");
     let received_before = net.router.stats().received.frames;
 
-    assert_eq!(net.unblock(stuck), [Event::ResumeReading(sender)]);
+    assert_eq!(net.unblock(stuck), [Told::ResumeReading(sender)]);
     assert_eq!(
         net.take_received(other),
         b"after the held frame\0split across reads\0"
@@ -161,7 +161,8 @@ fn sender_paused_again_by_its_own_buffered_frames_gets_no_extra_events() {
     }
     // Frame 5 is held; 6 to 9 are buffered behind it.
     let read: Vec<u8> = (5..10).flat_map(|n| frame(stuck, &numbered(n))).collect();
-    assert_eq!(net.input(sender, &read), [Event::PauseReading(sender)]);
+    assert_eq!(net.input(sender, &read), []);
+    assert!(!net.router.wants_read(sender), "paused");
     // Drained just below low water: frames 5, 6 and 7 fit, 8 finds it full
     // again. The driver never learns of the brief resume.
     let events = net.allow(stuck, HIGH_WATER + FRAME_LEN - LOW_WATER + 1);
@@ -170,7 +171,7 @@ fn sender_paused_again_by_its_own_buffered_frames_gets_no_extra_events() {
     assert_eq!(net.router.stats().senders_paused, 1);
     assert_eq!(queued(&net, stuck), LOW_WATER - 1 + 3 * FRAME_LEN);
 
-    assert_eq!(net.unblock(stuck), [Event::ResumeReading(sender)]);
+    assert_eq!(net.unblock(stuck), [Told::ResumeReading(sender)]);
     let expected: Vec<_> = (0..10).map(numbered).collect();
     assert_eq!(payloads(&net.take_received(stuck)), expected);
 }
@@ -182,20 +183,16 @@ fn every_sender_paused_on_a_destination_resumes_when_it_drains() {
     for n in 0..5 {
         net.send(first, stuck, &numbered(n));
     }
-    assert_eq!(
-        net.send(first, stuck, &numbered(5)),
-        [Event::PauseReading(first)]
-    );
-    assert_eq!(
-        net.send(second, stuck, &numbered(6)),
-        [Event::PauseReading(second)]
-    );
+    assert_eq!(net.send(first, stuck, &numbered(5)), []);
+    assert!(!net.router.wants_read(first), "paused");
+    assert_eq!(net.send(second, stuck, &numbered(6)), []);
+    assert!(!net.router.wants_read(second), "paused");
     assert_eq!(net.router.stats().senders_paused, 2);
 
     let events = net.unblock(stuck);
     assert_eq!(
         events,
-        [Event::ResumeReading(first), Event::ResumeReading(second)]
+        [Told::ResumeReading(first), Told::ResumeReading(second)]
     );
     assert_eq!(net.router.stats().senders_paused, 0);
     let expected: Vec<_> = (0..7).map(numbered).collect();
@@ -239,11 +236,9 @@ fn a_client_that_floods_itself_without_reading_pauses_then_resumes_on_reading() 
     let read: Vec<u8> = (0..8)
         .flat_map(|n| frame(narcissus, &numbered(n)))
         .collect();
-    assert_eq!(
-        net.input(narcissus, &read),
-        [Event::PauseReading(narcissus)]
-    );
-    assert_eq!(net.unblock(narcissus), [Event::ResumeReading(narcissus)]);
+    assert_eq!(net.input(narcissus, &read), []);
+    assert!(!net.router.wants_read(narcissus), "paused");
+    assert_eq!(net.unblock(narcissus), [Told::ResumeReading(narcissus)]);
     let expected: Vec<_> = (0..8).map(numbered).collect();
     assert_eq!(payloads(&net.take_received(narcissus)), expected);
 }

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use router_core::{
-    AcceptError, CloseCause, Config, ConnHandle, DropCause, Event, FrameCount, OverflowPolicy,
+    AcceptError, CloseCause, Config, ConnHandle, DropCause, FrameCount, OverflowPolicy,
 };
 
-use crate::support::{Net, frame, payloads, secs};
+use crate::support::{Net, Told, frame, payloads, secs};
 
 const MAX_FRAME: usize = 16;
 
@@ -45,16 +45,17 @@ fn sender_paused_with_unrouted_frames() -> (Net, ConnHandle, ConnHandle) {
         frame(stuck, b"partial")[..6].to_vec(),
     ]
     .concat();
-    assert_eq!(net.input(sender, &read), [Event::PauseReading(sender)]);
+    assert_eq!(net.input(sender, &read), []);
+    assert!(!net.router.wants_read(sender), "paused");
     (net, sender, stuck)
 }
 
-fn sorted(mut events: Vec<Event>) -> Vec<Event> {
-    events.sort_by_key(|event| match event {
-        Event::Close(conn) | Event::PauseReading(conn) | Event::ResumeReading(conn) => conn.id(),
-        Event::Drained => u32::MAX,
+fn sorted(mut told: Vec<Told>) -> Vec<Told> {
+    told.sort_by_key(|told| match told {
+        Told::Close(conn) | Told::ResumeReading(conn) => conn.id(),
+        Told::StopListening => 0,
     });
-    events
+    told
 }
 
 #[test]
@@ -69,7 +70,7 @@ fn eof_after_complete_frames_delivers_them_all_then_closes() {
     // Data and EOF seen in the same wake-up, before the router is drained.
     net.router.handle_input(sender, &read, net.now);
     net.router.handle_eof(sender, net.now);
-    assert_eq!(net.drive(), [Event::Close(sender)]);
+    assert_eq!(net.drive(), [Told::Close(sender)]);
     assert_eq!(net.take_received(receiver), b"one\0two\0three\0");
     assert_eq!(net.router.stats().closed(CloseCause::Eof), 1);
 }
@@ -84,7 +85,7 @@ fn eof_mid_frame_discards_the_partial_frame() {
         sender,
         &[frame(receiver, b"whole"), partial.to_vec()].concat(),
     );
-    assert_eq!(net.eof(sender), [Event::Close(sender)]);
+    assert_eq!(net.eof(sender), [Told::Close(sender)]);
     assert_eq!(net.take_received(receiver), b"whole\0");
     let stats = net.router.stats();
     assert_eq!(
@@ -113,7 +114,7 @@ fn eof_flushes_what_is_queued_to_the_client_then_closes_it() {
     assert!(!net.router.wants_read(leaving));
     net.limit_writes(leaving, 4);
     assert_eq!(net.allow(leaving, 10), []);
-    assert_eq!(net.unblock(leaving), [Event::Close(leaving)]);
+    assert_eq!(net.unblock(leaving), [Told::Close(leaving)]);
     assert_eq!(net.received(leaving), b"last words\0really last\0");
     assert_eq!(net.router.stats().closed(CloseCause::Eof), 1);
 }
@@ -135,7 +136,7 @@ fn frames_to_a_client_after_its_eof_are_dropped_and_its_id_is_retired() {
             bytes: 17
         }
     );
-    assert_eq!(net.unblock(leaving), [Event::Close(leaving)]);
+    assert_eq!(net.unblock(leaving), [Told::Close(leaving)]);
     assert_eq!(net.received(leaving), b"queued before eof\0");
 
     assert_eq!(net.send(sender, leaving, b"after close"), []);
@@ -158,7 +159,7 @@ fn flushing_after_eof_is_bounded_by_the_write_stall_timeout() {
     net.block(leaving);
     net.send(sender, leaving, b"never read");
     net.eof(leaving);
-    assert_eq!(net.tick(secs(30)), [Event::Close(leaving)]);
+    assert_eq!(net.tick(secs(30)), [Told::Close(leaving)]);
     let stats = net.router.stats();
     assert_eq!(stats.closed(CloseCause::WriteStall), 1);
     assert_eq!(stats.dropped(DropCause::DestinationClosed).frames, 1);
@@ -186,11 +187,12 @@ fn senders_held_behind_a_destination_that_reads_eof_resume_at_once() {
     net.block(leaving);
     net.send(sender, leaving, b"fills it up");
     let read = [frame(leaving, b"held"), frame(other, b"behind it")].concat();
-    assert_eq!(net.input(sender, &read), [Event::PauseReading(sender)]);
+    assert_eq!(net.input(sender, &read), []);
+    assert!(!net.router.wants_read(sender), "paused");
 
     // The destination will take no new frame, so the held one can only be
     // dropped: the sender need not wait for the flush.
-    assert_eq!(net.eof(leaving), [Event::ResumeReading(sender)]);
+    assert_eq!(net.eof(leaving), [Told::ResumeReading(sender)]);
     assert_eq!(net.take_received(other), b"behind it\0");
     let stats = net.router.stats();
     assert_eq!(stats.senders_paused, 0);
@@ -212,11 +214,12 @@ fn paused_sender_that_reads_eof_delivers_its_frames_once_unblocked_then_closes()
     net.block(stuck);
     net.send(sender, stuck, b"fills it up");
     let read = [frame(stuck, b"held"), frame(stuck, b"buffered")].concat();
-    assert_eq!(net.input(sender, &read), [Event::PauseReading(sender)]);
+    assert_eq!(net.input(sender, &read), []);
+    assert!(!net.router.wants_read(sender), "paused");
     assert_eq!(net.eof(sender), [], "its frames are not delivered yet");
     assert!(net.router.connection_info(sender).unwrap().closing);
 
-    assert_eq!(net.unblock(stuck), [Event::Close(sender)]);
+    assert_eq!(net.unblock(stuck), [Told::Close(sender)]);
     assert_eq!(
         payloads(&net.take_received(stuck)),
         [&b"fills it up"[..], b"held", b"buffered"]
@@ -233,7 +236,7 @@ fn reset_closes_at_once_and_counts_what_was_queued() {
     net.block(broken);
     net.send(sender, broken, b"lost");
     net.send(sender, broken, b"also lost");
-    assert_eq!(net.reset(broken), [Event::Close(broken)]);
+    assert_eq!(net.reset(broken), [Told::Close(broken)]);
     let stats = net.router.stats();
     assert_eq!(stats.closed(CloseCause::Reset), 1);
     assert_eq!(
@@ -250,7 +253,7 @@ fn reset_closes_at_once_and_counts_what_was_queued() {
 #[test]
 fn reset_of_a_paused_sender_drops_its_unrouted_frames_as_sender_closed() {
     let (mut net, sender, stuck) = sender_paused_with_unrouted_frames();
-    assert_eq!(net.reset(sender), [Event::Close(sender)]);
+    assert_eq!(net.reset(sender), [Told::Close(sender)]);
     let stats = net.router.stats();
     assert_eq!(stats.senders_paused, 0);
     assert_eq!(
@@ -283,7 +286,7 @@ fn oversized_frame_closes_its_sender_and_nothing_of_it_is_delivered() {
         frame(receiver, &[b'x'; MAX_FRAME + 1]),
     ]
     .concat();
-    assert_eq!(net.input(sender, &read), [Event::Close(sender)]);
+    assert_eq!(net.input(sender, &read), [Told::Close(sender)]);
     assert_eq!(net.take_received(receiver), b"fine\0");
     let stats = net.router.stats();
     assert_eq!(stats.closed(CloseCause::ProtocolViolation), 1);
@@ -307,7 +310,7 @@ fn oversize_is_detected_before_the_terminator_arrives() {
     for _ in 0..MAX_FRAME {
         assert_eq!(net.input(sender, b"y"), []);
     }
-    assert_eq!(net.input(sender, b"y"), [Event::Close(sender)]);
+    assert_eq!(net.input(sender, b"y"), [Told::Close(sender)]);
     assert_eq!(net.received(receiver), b"");
 }
 
@@ -385,9 +388,11 @@ fn shutdown_refuses_accepts_stops_reading_flushes_closes_and_drains() {
     net.router.shutdown(net.now);
     assert_eq!(
         sorted(net.drive()),
-        [Event::Close(idle), Event::Close(sender)],
-        "nothing queued: closed at once"
+        [Told::StopListening, Told::Close(idle), Told::Close(sender)],
+        "the listener closed, and with nothing queued, the connections too"
     );
+    assert!(!net.is_listening());
+    assert!(!net.router.wants_accept());
     assert!(net.router.is_shutting_down());
     assert!(!net.router.wants_read(slow));
     assert_eq!(
@@ -397,7 +402,8 @@ fn shutdown_refuses_accepts_stops_reading_flushes_closes_and_drains() {
     assert_eq!(net.router.stats().connections_refused, 1);
     assert_eq!(net.send(slow, slow, b"ignored"), []);
 
-    assert_eq!(net.unblock(slow), [Event::Close(slow), Event::Drained]);
+    assert!(!net.router.is_drained());
+    assert_eq!(net.unblock(slow), [Told::Close(slow)]);
     assert_eq!(net.received(slow), b"flushed on shutdown\0");
     assert!(net.router.is_drained());
     assert_eq!(net.router.stats().closed(CloseCause::Shutdown), 3);
@@ -410,7 +416,7 @@ fn shutdown_refuses_accepts_stops_reading_flushes_closes_and_drains() {
 fn shutdown_drops_and_counts_frames_not_yet_routed() {
     let (mut net, sender, stuck) = sender_paused_with_unrouted_frames();
     net.router.shutdown(net.now);
-    assert_eq!(net.drive(), [Event::Close(sender)]);
+    assert_eq!(net.drive(), [Told::StopListening, Told::Close(sender)]);
     let stats = net.router.stats();
     assert_eq!(stats.senders_paused, 0);
     assert_eq!(
@@ -427,7 +433,8 @@ fn shutdown_drops_and_counts_frames_not_yet_routed() {
             bytes: 2
         }
     );
-    assert_eq!(net.unblock(stuck), [Event::Close(stuck), Event::Drained]);
+    assert_eq!(net.unblock(stuck), [Told::Close(stuck)]);
+    assert!(net.router.is_drained());
     assert_eq!(
         net.received(stuck),
         b"fills it up\0",
@@ -446,14 +453,12 @@ fn drain_timeout_closes_connections_that_do_not_flush() {
     net.block(stuck);
     net.send(sender, stuck, b"never read");
     net.router.shutdown(net.now);
-    assert_eq!(net.drive(), [Event::Close(sender)]);
+    assert_eq!(net.drive(), [Told::StopListening, Told::Close(sender)]);
     assert_eq!(net.router.poll_timeout(), Some(net.now + secs(5)));
 
     assert_eq!(net.tick(secs(5) - Duration::from_nanos(1)), []);
-    assert_eq!(
-        net.tick(Duration::from_nanos(1)),
-        [Event::Close(stuck), Event::Drained]
-    );
+    assert_eq!(net.tick(Duration::from_nanos(1)), [Told::Close(stuck)]);
+    assert!(net.router.is_drained());
     let stats = net.router.stats();
     assert_eq!(stats.closed(CloseCause::Shutdown), 2);
     assert_eq!(
@@ -473,36 +478,9 @@ fn shutdown_with_no_connection_drains_at_once() {
     let gone = net.connect();
     net.reset(gone);
     net.router.shutdown(net.now);
-    assert_eq!(net.drive(), [Event::Drained]);
+    assert_eq!(net.drive(), [Told::StopListening]);
+    assert!(net.router.is_drained());
     assert_eq!(net.router.poll_timeout(), None);
-}
-
-/// The footgun `handle_written` documents: 0 bytes is no progress, and the
-/// connection is not offered again until it is reported writable.
-#[test]
-fn a_zero_byte_write_records_nothing_and_waits_for_writable() {
-    let mut net = Net::new(Config::default());
-    let sender = net.connect();
-    let dest = net.connect();
-    // Queued, but not yet written by the in-memory driver.
-    net.router
-        .handle_input(sender, &frame(dest, b"later"), net.now);
-    assert_eq!(net.router.poll_event(), None);
-    let stall_deadline = net.router.poll_timeout();
-    assert_eq!(stall_deadline, Some(net.now + secs(30)));
-    let stats = net.router.stats().clone();
-    let transmit = net.router.poll_transmit().expect("a frame for dest");
-    assert_eq!(transmit.conn, dest);
-
-    net.advance(secs(1));
-    net.router.handle_written(dest, 0, net.now);
-    assert!(net.router.poll_transmit().is_none(), "dest offered again");
-    assert_eq!(net.router.stats(), &stats);
-    assert_eq!(net.router.connection_info(dest).unwrap().queued_bytes, 6);
-    assert_eq!(net.router.poll_timeout(), stall_deadline);
-
-    net.unblock(dest);
-    assert_eq!(net.take_received(dest), frame(dest, b"later")[4..]);
 }
 
 #[test]
@@ -516,8 +494,6 @@ fn calls_for_a_closed_handle_are_ignored() {
         .handle_input(gone, &frame(other, b"ghost"), net.now);
     net.router.handle_eof(gone, net.now);
     net.router.handle_reset(gone, net.now);
-    net.router.handle_written(gone, 0, net.now);
-    net.router.handle_write_blocked(gone);
     net.router.handle_writable(gone);
     net.router
         .handle_input(ConnHandle(77), b"never accepted", net.now);

@@ -9,6 +9,7 @@ mod support;
 
 mod accept;
 mod backpressure;
+mod drive;
 mod ids;
 mod lifecycle;
 mod memory;

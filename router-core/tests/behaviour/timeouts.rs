@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use router_core::{CloseCause, Config, DropCause, Event, FrameCount, OverflowPolicy};
+use router_core::{CloseCause, Config, DropCause, FrameCount, OverflowPolicy};
 
-use crate::support::{Net, frame, secs};
+use crate::support::{Net, Told, frame, secs};
 
 const STALL: Duration = Duration::from_secs(30);
 const IDLE: Duration = Duration::from_secs(10);
@@ -31,7 +31,7 @@ fn write_stall_closes_a_destination_that_accepts_nothing() {
     assert_eq!(net.router.poll_timeout(), Some(queued_at + STALL));
 
     assert_eq!(net.tick(STALL - NANO), [], "not a nanosecond early");
-    assert_eq!(net.tick(NANO), [Event::Close(stuck)]);
+    assert_eq!(net.tick(NANO), [Told::Close(stuck)]);
     let stats = net.router.stats();
     assert_eq!(stats.closed(CloseCause::WriteStall), 1);
     assert_eq!(
@@ -60,10 +60,11 @@ fn write_stall_releases_senders_held_behind_the_closed_destination() {
     net.block(stuck);
     net.send(sender, stuck, b"fills it up");
     let read = [frame(stuck, b"held"), frame(other, b"behind it")].concat();
-    assert_eq!(net.input(sender, &read), [Event::PauseReading(sender)]);
+    assert_eq!(net.input(sender, &read), []);
+    assert!(!net.router.wants_read(sender), "paused");
 
     let events = net.tick(STALL);
-    assert_eq!(events, [Event::Close(stuck), Event::ResumeReading(sender)]);
+    assert_eq!(events, [Told::Close(stuck), Told::ResumeReading(sender)]);
     let stats = net.router.stats();
     assert_eq!(stats.senders_paused, 0);
     assert_eq!(
@@ -103,7 +104,7 @@ fn a_partial_write_restarts_the_stall_clock() {
         net.router.poll_timeout(),
         Some(queued_at + secs(20) + STALL)
     );
-    assert_eq!(net.tick(secs(20)), [Event::Close(slow)]);
+    assert_eq!(net.tick(secs(20)), [Told::Close(slow)]);
     assert_eq!(net.router.stats().closed(CloseCause::WriteStall), 1);
 }
 
@@ -141,7 +142,7 @@ fn a_client_that_never_reads_its_id_is_closed_as_stalled() {
     let accepted_at = net.now;
     let stuck = net.accept_blocked();
     assert_eq!(net.router.poll_timeout(), Some(accepted_at + STALL));
-    assert_eq!(net.tick(STALL), [Event::Close(stuck)]);
+    assert_eq!(net.tick(STALL), [Told::Close(stuck)]);
     let stats = net.router.stats();
     assert_eq!(stats.closed(CloseCause::WriteStall), 1);
     assert_eq!(
@@ -170,7 +171,7 @@ fn idle_timeout_closes_a_silent_connection() {
     let silent = net.connect();
     assert_eq!(net.router.poll_timeout(), Some(accepted_at + IDLE));
     assert_eq!(net.tick(IDLE - NANO), []);
-    assert_eq!(net.tick(NANO), [Event::Close(silent)]);
+    assert_eq!(net.tick(NANO), [Told::Close(silent)]);
     assert_eq!(net.router.stats().closed(CloseCause::Idle), 1);
     assert_eq!(net.router.poll_timeout(), None);
 }
@@ -186,15 +187,12 @@ fn idle_timeout_spares_connections_with_traffic() {
         closed.extend(net.tick(secs(6)));
         net.send(talker, listener, b"still here");
     }
-    assert_eq!(closed, [Event::Close(silent)]);
+    assert_eq!(closed, [Told::Close(silent)]);
     let last_frame_at = net.now;
     assert_eq!(net.router.poll_timeout(), Some(last_frame_at + IDLE));
     // Both ends of the traffic go idle together once it stops.
     assert_eq!(net.tick(IDLE - NANO), []);
-    assert_eq!(
-        net.tick(NANO),
-        [Event::Close(talker), Event::Close(listener)]
-    );
+    assert_eq!(net.tick(NANO), [Told::Close(talker), Told::Close(listener)]);
     assert_eq!(net.now, last_frame_at + IDLE);
     assert_eq!(net.router.stats().closed(CloseCause::Idle), 3);
 }
@@ -210,16 +208,14 @@ fn a_connection_with_bytes_queued_or_a_held_frame_is_not_idle() {
     let stuck = net.connect();
     net.block(stuck);
     net.send(sender, stuck, b"fills it up");
-    assert_eq!(
-        net.send(sender, stuck, b"held"),
-        [Event::PauseReading(sender)]
-    );
+    assert_eq!(net.send(sender, stuck, b"held"), []);
+    assert!(!net.router.wants_read(sender), "paused");
     // Neither the paused sender nor the destination holding bytes idles out;
     // the destination stalls instead.
     assert_eq!(net.tick(STALL - NANO), []);
     assert_eq!(
         net.tick(NANO),
-        [Event::Close(stuck), Event::ResumeReading(sender)]
+        [Told::Close(stuck), Told::ResumeReading(sender)]
     );
     assert_eq!(net.router.stats().closed(CloseCause::Idle), 0);
     // Resumed, the sender is idle from now on.
@@ -254,7 +250,7 @@ fn a_late_timer_closes_everything_due_once() {
         net.advance(secs(i as u64));
         net.send(sender, conn, b"x");
     }
-    let closes: Vec<_> = stuck.iter().map(|&c| Event::Close(c)).collect();
+    let closes: Vec<_> = stuck.iter().map(|&c| Told::Close(c)).collect();
     assert_eq!(net.tick(STALL * 10), closes, "in deadline order");
     assert_eq!(net.tick(STALL * 10), []);
 }

@@ -2,13 +2,15 @@
 //! for every ordered pair of routers, and the driving that moves bytes.
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use router_core::peer::wire;
-use router_core::{AcceptError, Config, ConnHandle, Event, IdLayout, PeerId, Router};
+use std::io::{self, IoSlice};
+
+use router_core::{AcceptError, Config, ConnHandle, IdLayout, Io, PeerId, Router};
 
 use super::ops::ClusterOp;
+use crate::network::{Network, Told};
 use crate::ops::Target;
 use crate::oracle::Oracle;
 use crate::payload::{self, MIN_LEN, Stamp};
@@ -24,6 +26,8 @@ const MAX_DRIVE_ROUNDS: usize = 10_000;
 #[derive(Debug)]
 pub struct Cluster {
     pub(super) routers: Vec<Router>,
+    /// Each router's clients' sockets.
+    networks: Vec<Network>,
     pub(super) clients: Vec<Client>,
     /// Every ordered pair of distinct routers.
     pub(super) links: Vec<Link>,
@@ -62,9 +66,7 @@ pub(super) struct Client {
     next_seq: u32,
     id_bytes: Vec<u8>,
     partial_payload: Vec<u8>,
-    window: usize,
     reading: bool,
-    write_blocked: bool,
     pub(super) eof: bool,
     pub(super) closed: bool,
 }
@@ -114,6 +116,7 @@ impl Cluster {
             }
         }
         let mut cluster = Cluster {
+            networks: (0..list.len()).map(|_| Network::new()).collect(),
             routers: list,
             clients: Vec::new(),
             links,
@@ -147,9 +150,9 @@ impl Cluster {
                 if let Some(index) = self.pick(client) {
                     let c = &mut self.clients[index];
                     c.reading = !c.reading;
-                    if c.reading {
-                        self.open_window(client, 0);
-                    }
+                    let reading = c.reading;
+                    self.socket(index).set_reading(reading);
+                    self.report_writable(index);
                 }
             }
             ClusterOp::Eof { client } => {
@@ -221,6 +224,7 @@ impl Cluster {
                     self.clients.iter().all(|c| c.closed || c.conn != conn),
                     "ID {conn} handed out while live somewhere in the cluster"
                 );
+                self.networks[router].connect(conn);
                 self.clients.push(Client::new(router, conn));
             }
             Err(AcceptError::ConnectionLimit(_)) => {
@@ -297,10 +301,22 @@ impl Cluster {
         let Some(index) = self.pick(client) else {
             return;
         };
-        let c = &mut self.clients[index];
-        c.window = c.window.saturating_add(bytes);
-        if c.write_blocked && (c.window > 0 || c.reading) {
-            c.write_blocked = false;
+        self.socket(index).open_window(bytes);
+        self.report_writable(index);
+    }
+
+    /// Client `index`'s socket.
+    fn socket(&mut self, index: usize) -> &mut crate::network::Socket {
+        let c = &self.clients[index];
+        self.networks[c.router].socket(c.conn)
+    }
+
+    /// Tells the router a client's socket takes bytes again, if it had said
+    /// `WouldBlock`.
+    fn report_writable(&mut self, index: usize) {
+        let socket = self.socket(index);
+        if socket.can_take() && socket.unblock() {
+            let c = &self.clients[index];
             self.routers[c.router].handle_writable(c.conn);
         }
     }
@@ -406,15 +422,12 @@ impl Cluster {
     /// Every client reads everything and sends everything it queued.
     pub(super) fn unblock_clients(&mut self) {
         for index in 0..self.clients.len() {
-            let c = &mut self.clients[index];
-            if c.closed {
+            if self.clients[index].closed {
                 continue;
             }
-            c.reading = true;
-            if c.write_blocked {
-                c.write_blocked = false;
-                self.routers[c.router].handle_writable(c.conn);
-            }
+            self.clients[index].reading = true;
+            self.socket(index).set_reading(true);
+            self.report_writable(index);
             let all = self.clients[index].unread.len();
             if !self.clients[index].eof && all > 0 {
                 self.deliver_to(index, all);
@@ -422,93 +435,58 @@ impl Cluster {
         }
     }
 
-    /// Lets every router do all it wants: events, writes to clients, due
-    /// timeouts, batches to peers; until none has anything left.
+    /// Lets every router do all it wants by now: due timeouts, closes,
+    /// writes to its clients, a batch to each peer.
     pub(super) fn drive(&mut self) {
+        for r in 0..self.routers.len() {
+            self.drive_router(r);
+        }
+    }
+
+    fn drive_router(&mut self, r: usize) {
         for _ in 0..MAX_DRIVE_ROUNDS {
-            let mut busy = false;
-            for r in 0..self.routers.len() {
-                busy |= self.drive_router(r);
+            let Cluster {
+                routers,
+                networks,
+                links,
+                now,
+                ..
+            } = self;
+            let mut io = RouterIo {
+                network: &mut networks[r],
+                links,
+                from: r,
+            };
+            let next = routers[r].drive(*now, &mut io);
+            for (conn, received) in self.networks[r].take_all_received() {
+                let index = client_index(&self.clients, r, conn);
+                self.receive(index, &received);
             }
-            if !busy {
+            for told in self.networks[r].take_told() {
+                self.on_told(r, told);
+            }
+            if next.is_none_or(|at| at > self.now) {
                 return;
             }
         }
-        panic!("livelock: the routers kept producing work for {MAX_DRIVE_ROUNDS} rounds");
+        panic!("livelock: router {r} kept wanting to be driven at once");
     }
 
-    fn drive_router(&mut self, r: usize) -> bool {
-        let mut busy = false;
-        while let Some(event) = self.routers[r].poll_event() {
-            busy = true;
-            self.on_event(r, event);
-        }
-        while let Some(transmit) = self.routers[r].poll_transmit() {
-            busy = true;
-            let conn = transmit.conn;
-            let index = client_index(&self.clients, r, conn);
-            let c = &mut self.clients[index];
-            assert!(
-                !c.closed && !c.write_blocked,
-                "transmit for {conn}, closed or blocked"
-            );
-            let mut slices = [IoSlice::new(&[]); 64];
-            let filled = transmit.io_slices(&mut slices);
-            let window = if c.reading { usize::MAX } else { c.window };
-            let mut written = Vec::new();
-            for slice in &slices[..filled] {
-                let room = window - written.len();
-                written.extend_from_slice(&slice[..slice.len().min(room)]);
-            }
-            if written.is_empty() {
-                c.write_blocked = true;
-                self.routers[r].handle_write_blocked(conn);
-                continue;
-            }
-            c.window = c.window.saturating_sub(written.len());
-            self.receive(index, &written);
-            self.routers[r].handle_written(conn, written.len(), self.now);
-        }
-        if self.routers[r]
-            .poll_timeout()
-            .is_some_and(|at| at <= self.now)
-        {
-            busy = true;
-            self.routers[r].handle_timeout(self.now);
-        }
-        let Cluster {
-            routers,
-            links,
-            now,
-            ..
-        } = self;
-        routers[r].transmit_to_peers(*now, |peer, batch| {
-            let to = index_of_peer(peer);
-            let link = links
-                .iter_mut()
-                .find(|l| l.from == r && l.to == to)
-                .expect("a batch for a router of the cluster");
-            assert!(!link.told_down, "a batch for a peer reported down");
-            if link.refusing {
-                return false;
-            }
-            link.queue.push_back(batch.to_vec());
-            busy = true;
-            true
-        });
-        busy
-    }
-
-    fn on_event(&mut self, r: usize, event: Event) {
-        match event {
-            Event::Close(conn) => {
+    fn on_told(&mut self, r: usize, told: Told) {
+        match told {
+            Told::Close(conn) => {
                 let index = client_index(&self.clients, r, conn);
                 let c = &mut self.clients[index];
                 assert!(!c.closed, "{conn} closed twice");
                 c.closed = true;
             }
-            Event::PauseReading(_) | Event::ResumeReading(_) => {}
-            Event::Drained => panic!("drained without a shutdown"),
+            Told::ResumeReading(conn) => {
+                assert!(
+                    self.routers[r].wants_read(conn),
+                    "{told:?} but not wants_read"
+                );
+            }
+            Told::StopListening => panic!("router {r} stopped listening, unasked"),
         }
     }
 
@@ -584,9 +562,7 @@ impl Client {
             next_seq: 0,
             id_bytes: Vec::new(),
             partial_payload: Vec::new(),
-            window: 0,
             reading: true,
-            write_blocked: false,
             eof: false,
             closed: false,
         }
@@ -595,5 +571,45 @@ impl Client {
     /// Whether the client has sent everything it queued.
     pub(super) fn idle(&self) -> bool {
         self.unread.is_empty()
+    }
+}
+
+/// One router's view of the world: its clients' sockets, and its links.
+struct RouterIo<'a> {
+    network: &'a mut Network,
+    links: &'a mut [Link],
+    from: usize,
+}
+
+impl Io for RouterIo<'_> {
+    fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.network.write(conn, slices)
+    }
+
+    fn close(&mut self, conn: ConnHandle) {
+        self.network.close(conn);
+    }
+
+    fn resume_reading(&mut self, conn: ConnHandle) {
+        self.network.resume_reading(conn);
+    }
+
+    fn stop_listening(&mut self) {
+        self.network.stop_listening();
+    }
+
+    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+        let to = index_of_peer(peer);
+        let link = self
+            .links
+            .iter_mut()
+            .find(|l| l.from == self.from && l.to == to)
+            .expect("a batch for a router of the cluster");
+        assert!(!link.told_down, "a batch for a peer reported down");
+        if link.refusing {
+            return false;
+        }
+        link.queue.push_back(batch.to_vec());
+        true
     }
 }

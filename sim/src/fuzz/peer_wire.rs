@@ -14,6 +14,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use router_core::peer::wire::{self, Ack, BatchHeader, Flags, HEADER_LEN, Record};
 use router_core::{Config, DropCause, FrameCount, IdLayout, PeerId, Router};
 
+use crate::network::Sink;
+
 /// What the fuzzer chooses.
 #[derive(Debug, Arbitrary)]
 pub struct PeerWireInput {
@@ -92,7 +94,7 @@ impl PeerWireInput {
             assert_eq!(taken + refused, 1, "a batch must be taken or refused");
             check_router(&router);
             now += Duration::from_millis(10);
-            router.transmit_to_peers(now, |_, _| true);
+            router.drive(now, &mut Sink);
         }
     }
 }

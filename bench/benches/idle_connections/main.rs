@@ -10,7 +10,7 @@
 //! drivers that polled every connection on each wake-up, as racing a `Vec`
 //! of futures does, fell there to 0.03-0.06 of its quiet rate).
 //!
-//! `cargo bench -p driver-tokio --bench idle_connections`
+//! `cargo bench -p router-bench --bench idle_connections`
 //! (`IDLE_CONNECTIONS=n` to change the crowd). Run without `--bench` (as
 //! `cargo test --benches` does), it is a quick smoke run with a small crowd.
 //!

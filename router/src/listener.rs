@@ -14,8 +14,7 @@ pub const LISTEN_BACKLOG: i32 = 4096;
 /// Binds a non-blocking TCP listener on `addr` with `SO_REUSEADDR` (so a
 /// restarted router rebinds at once) and a backlog of [`LISTEN_BACKLOG`].
 ///
-/// Every driver of this project can serve from it: the tokio and smol drivers
-/// convert it with their runtime's `from_std`.
+/// Every driver of this project serves from it.
 pub fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;

@@ -1,0 +1,249 @@
+//! The router task: one loop, written once for every runtime, that owns the
+//! router and every socket.
+
+use std::future::poll_fn;
+use std::io;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpListener};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use router_core::{ConnHandle, Router, Stats};
+use tracing::debug;
+
+use crate::Socket;
+use crate::runtime::{Listener, Runtime, Timer};
+use crate::shutdown::ShutdownHandle;
+use crate::sockets::Sockets;
+
+/// Bytes read at once, into one buffer for the whole task: an idle
+/// connection holds no read buffer.
+const SCRATCH_BYTES: usize = 64 * 1024;
+
+/// Connections serviced per turn; the rest wait for the next turn, after
+/// the runtime has run its other tasks.
+const CONNECTIONS_PER_TURN: usize = 64;
+
+/// Reads from one connection per turn (up to 256 KiB), so that a flooding
+/// client cannot keep the task from the others.
+const READS_PER_TURN: usize = 4;
+
+/// Connections accepted per turn, so that a connection storm cannot starve
+/// the connections already open.
+const ACCEPTS_PER_TURN: usize = 256;
+
+/// A called-back observer of the router's counters.
+type StatsObserver = Box<dyn FnMut(&Stats) + Send>;
+
+/// A router serving a TCP listener as one task of runtime `R`.
+///
+/// `driver-tokio` and `driver-smol` name it for their runtime
+/// (`driver_tokio::Server`, `driver_smol::Server`); everything but the
+/// runtime's socket, listener and timer is here.
+pub struct Server<R: Runtime> {
+    listener: TcpListener,
+    router: Router,
+    shutdown: ShutdownHandle,
+    observer: Option<StatsObserver>,
+    runtime: PhantomData<R>,
+}
+
+impl<R: Runtime> std::fmt::Debug for Server<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listener", &self.listener)
+            .field("router", &self.router)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> Server<R> {
+    /// A server for `router` on a bound `listener` (set non-blocking here).
+    /// Nothing is accepted until [`run`](Self::run).
+    pub fn new(listener: TcpListener, router: Router) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listener,
+            router,
+            shutdown: ShutdownHandle::default(),
+            observer: None,
+            runtime: PhantomData,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that starts the graceful shutdown from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Calls `observer` with the router's counters once per turn of the
+    /// loop, after the turn's work (so never per frame), the last time with
+    /// the final counters. It runs on the router's task: it should only copy
+    /// what it needs and return, as `router_metrics::StatsCell::publisher`
+    /// does.
+    pub fn with_stats_observer(mut self, observer: impl FnMut(&Stats) + Send + 'static) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Serves until a [`ShutdownHandle::shutdown`] has been drained: the
+    /// listener is closed, reading stops, what is queued is flushed for up
+    /// to the config's `drain_timeout`, and every connection is closed.
+    /// Returns the router's final counters.
+    ///
+    /// Errors of single connections, and of `accept`, close those
+    /// connections or pause accepting, and are counted; only adopting the
+    /// listener can fail.
+    pub async fn run(self) -> io::Result<Stats> {
+        let mut task = RouterTask::<R> {
+            timer: R::timer(),
+            router: self.router,
+            sockets: Sockets::new(R::listener(self.listener)?),
+            shutdown: self.shutdown,
+            observer: self.observer,
+            scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
+        };
+        Ok(poll_fn(|cx| task.poll_turn(cx)).await)
+    }
+}
+
+/// The router and the sockets of its connections, served by one task.
+struct RouterTask<R: Runtime> {
+    timer: R::Timer,
+    router: Router,
+    sockets: Sockets<R::Socket, R::Listener>,
+    shutdown: ShutdownHandle,
+    observer: Option<StatsObserver>,
+    scratch: Box<[u8]>,
+}
+
+impl<R: Runtime> RouterTask<R> {
+    /// One turn: take in what happened (a shutdown request, new connections,
+    /// sockets the runtime woke), drive the router once, and register `cx`
+    /// with every source of the next turn. A turn that leaves work behind
+    /// yields to the runtime and comes back at once.
+    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<Stats> {
+        let now = Instant::now();
+        // Time is news like the rest, and comes first: an accept pause that
+        // ended must end before this turn's accepts.
+        self.router.handle_timeout(now);
+        if !self.router.is_shutting_down() && self.shutdown.poll_requested(cx).is_ready() {
+            self.router.shutdown(now);
+        }
+        let accepts_left = self.accept(cx, now);
+        self.service_ready(now);
+        let next = self.router.drive(now, &mut self.sockets);
+        if let Some(observer) = &mut self.observer {
+            observer(self.router.stats());
+        }
+        if self.router.is_drained() {
+            return Poll::Ready(self.router.stats().clone());
+        }
+        // The clock decides, not the timer alone: a runtime's timer may fire
+        // late, early, or not at all while the task is busy (tokio's
+        // cooperative budget).
+        let timer_due = next.is_some_and(|at| self.timer.poll_at(cx, at).is_ready());
+        let woken = self.sockets.ready.poll_woken(cx).is_ready();
+        if timer_due || woken || accepts_left {
+            // Work is left: let the runtime run its other tasks, then come
+            // back for another turn.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// Accepts up to [`ACCEPTS_PER_TURN`] connections; returns whether the
+    /// budget ran out with connections perhaps left in the backlog.
+    fn accept(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        for _ in 0..ACCEPTS_PER_TURN {
+            let Some(listener) = &mut self.sockets.listener else {
+                return false;
+            };
+            if !self.router.wants_accept() {
+                return false;
+            }
+            match listener.poll_accept(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(Ok((socket, peer))) => match self.router.handle_accept(now) {
+                    Ok(conn) => {
+                        debug!(conn = conn.id(), %peer, "connected");
+                        self.sockets.insert(conn, socket, peer);
+                    }
+                    // Dropping the socket closes it without a byte written.
+                    Err(refused) => debug!(%peer, %refused, "refused"),
+                },
+                Poll::Ready(Err(error)) => self.router.handle_accept_error(&error, now),
+            }
+        }
+        true
+    }
+
+    /// Services the connections woken longest ago, at most
+    /// [`CONNECTIONS_PER_TURN`] of them.
+    fn service_ready(&mut self, now: Instant) {
+        for _ in 0..CONNECTIONS_PER_TURN {
+            let Some(conn) = self.sockets.ready.pop() else {
+                return;
+            };
+            self.poll_writable(conn, now);
+            self.read(conn, now);
+        }
+    }
+
+    /// If `conn` is waiting to write, checks whether it can now.
+    fn poll_writable(&mut self, conn: ConnHandle, now: Instant) {
+        let Some(c) = self.sockets.connections.get_mut(&conn) else {
+            return;
+        };
+        if !c.write_blocked {
+            return;
+        }
+        match c
+            .socket
+            .poll_write_ready(&mut Context::from_waker(&c.waker))
+        {
+            Poll::Pending => {}
+            Poll::Ready(Ok(())) => {
+                c.write_blocked = false;
+                self.router.handle_writable(conn);
+            }
+            Poll::Ready(Err(error)) => self.reset(conn, &error, now),
+        }
+    }
+
+    /// Reads `conn` until it would block, the router stops wanting its bytes,
+    /// or [`READS_PER_TURN`] reads are done.
+    fn read(&mut self, conn: ConnHandle, now: Instant) {
+        for _ in 0..READS_PER_TURN {
+            if !self.router.wants_read(conn) {
+                return; // Paused, at EOF or closed: nothing is armed for reading.
+            }
+            let Some(c) = self.sockets.connections.get_mut(&conn) else {
+                return;
+            };
+            let mut cx = Context::from_waker(&c.waker);
+            match c.socket.poll_read(&mut cx, &mut self.scratch) {
+                // Drained, and the waker is registered for the next bytes.
+                Poll::Pending => return,
+                Poll::Ready(Ok(0)) => self.router.handle_eof(conn, now),
+                Poll::Ready(Ok(n)) => self.router.handle_input(conn, &self.scratch[..n], now),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(error)) => self.reset(conn, &error, now),
+            }
+        }
+        // Out of reads with bytes perhaps left: back of the queue.
+        if let Some(c) = self.sockets.connections.get(&conn) {
+            c.waker.wake_by_ref();
+        }
+    }
+
+    fn reset(&mut self, conn: ConnHandle, error: &io::Error, now: Instant) {
+        debug!(conn = conn.id(), %error, "connection failed");
+        self.router.handle_reset(conn, now);
+    }
+}

@@ -1,0 +1,105 @@
+//! The loop's sockets, keyed by connection: what the router writes to and
+//! closes through [`Io`], and which of them may have bytes to read.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+
+use mio::net::{TcpListener, TcpStream};
+use router_core::{ConnHandle, Io};
+use rustc_hash::FxHashMap;
+use tracing::debug;
+
+use crate::send::send_vectored;
+
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) stream: TcpStream,
+    /// Kept for the close log line: once the client has reset, the socket
+    /// no longer knows it.
+    peer: SocketAddr,
+    /// Listed in `read_queue`, so that it is listed once.
+    in_read_queue: bool,
+    /// The poller has reported the peer's FIN or an error: read until `0`,
+    /// the error, or `WouldBlock`, since no further edge will announce them.
+    pub(crate) read_closed: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Sockets {
+    /// `None` once the router said to stop listening: closing it makes the
+    /// kernel refuse new connections.
+    pub(crate) listener: Option<TcpListener>,
+    pub(crate) connections: FxHashMap<ConnHandle, Connection>,
+    /// Connections that may have bytes to read: readiness reported, reading
+    /// resumed, or the read budget spent. Edge-triggered readiness does not
+    /// repeat, so whoever is listed here is read until it is drained: a
+    /// read that leaves the buffer part-empty, or `WouldBlock`.
+    pub(crate) read_queue: VecDeque<ConnHandle>,
+}
+
+impl Sockets {
+    pub(crate) fn new(listener: TcpListener) -> Self {
+        Sockets {
+            listener: Some(listener),
+            connections: FxHashMap::default(),
+            read_queue: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, conn: ConnHandle, stream: TcpStream, peer: SocketAddr) {
+        let connection = Connection {
+            stream,
+            peer,
+            in_read_queue: false,
+            read_closed: false,
+        };
+        self.connections.insert(conn, connection);
+    }
+
+    /// Lists `conn` to be read this turn or the next.
+    pub(crate) fn queue_read(&mut self, conn: ConnHandle) {
+        if let Some(c) = self.connections.get_mut(&conn) {
+            if !c.in_read_queue {
+                c.in_read_queue = true;
+                self.read_queue.push_back(conn);
+            }
+        }
+    }
+
+    /// Takes the connection listed longest ago off the read queue.
+    pub(crate) fn next_to_read(&mut self) -> Option<ConnHandle> {
+        let conn = self.read_queue.pop_front()?;
+        if let Some(c) = self.connections.get_mut(&conn) {
+            c.in_read_queue = false;
+        }
+        Some(conn)
+    }
+}
+
+impl Io for Sockets {
+    fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        let c = self
+            .connections
+            .get(&conn)
+            .ok_or(io::ErrorKind::NotConnected)?;
+        send_vectored(&c.stream, slices)
+    }
+
+    fn close(&mut self, conn: ConnHandle) {
+        // Dropping the socket closes it, which also removes it from the
+        // poller; a readiness event already taken for it finds no socket.
+        if let Some(c) = self.connections.remove(&conn) {
+            debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+        }
+    }
+
+    fn resume_reading(&mut self, conn: ConnHandle) {
+        // Bytes may be waiting with no new edge to announce them.
+        self.queue_read(conn);
+    }
+
+    fn stop_listening(&mut self) {
+        self.listener = None;
+    }
+}
