@@ -28,6 +28,12 @@ const CONNECTIONS_PER_TURN: usize = 64;
 /// client cannot keep the task from the others.
 const READS_PER_TURN: usize = 4;
 
+/// Bytes read in one turn, from all connections together, before the turn
+/// ends and the router writes: so that many flooding clients at once cannot
+/// stretch a turn, and the latency of everyone else, past about this much
+/// routing work. Connections left unserviced keep their place in the queue.
+const READ_BYTES_PER_TURN: usize = 1024 * 1024;
+
 /// Connections accepted per turn, so that a connection storm cannot starve
 /// the connections already open.
 const ACCEPTS_PER_TURN: usize = 256;
@@ -184,14 +190,18 @@ impl<R: Runtime> RouterTask<R> {
     }
 
     /// Services the connections woken longest ago, at most
-    /// [`CONNECTIONS_PER_TURN`] of them.
+    /// [`CONNECTIONS_PER_TURN`] of them and [`READ_BYTES_PER_TURN`] bytes.
     fn service_ready(&mut self, now: Instant) {
+        let mut turn_bytes = 0;
         for _ in 0..CONNECTIONS_PER_TURN {
+            if turn_bytes >= READ_BYTES_PER_TURN {
+                return;
+            }
             let Some(conn) = self.sockets.ready.pop() else {
                 return;
             };
             self.poll_writable(conn, now);
-            self.read(conn, now);
+            turn_bytes += self.read(conn, now);
         }
     }
 
@@ -217,21 +227,25 @@ impl<R: Runtime> RouterTask<R> {
     }
 
     /// Reads `conn` until it would block, the router stops wanting its bytes,
-    /// or [`READS_PER_TURN`] reads are done.
-    fn read(&mut self, conn: ConnHandle, now: Instant) {
+    /// or [`READS_PER_TURN`] reads are done; returns the bytes read.
+    fn read(&mut self, conn: ConnHandle, now: Instant) -> usize {
+        let mut bytes = 0;
         for _ in 0..READS_PER_TURN {
             if !self.router.wants_read(conn) {
-                return; // Paused, at EOF or closed: nothing is armed for reading.
+                return bytes; // Paused, at EOF or closed: nothing is armed for reading.
             }
             let Some(c) = self.sockets.connections.get_mut(&conn) else {
-                return;
+                return bytes;
             };
             let mut cx = Context::from_waker(&c.waker);
             match c.socket.poll_read(&mut cx, &mut self.scratch) {
                 // Drained, and the waker is registered for the next bytes.
-                Poll::Pending => return,
+                Poll::Pending => return bytes,
                 Poll::Ready(Ok(0)) => self.router.handle_eof(conn, now),
-                Poll::Ready(Ok(n)) => self.router.handle_input(conn, &self.scratch[..n], now),
+                Poll::Ready(Ok(n)) => {
+                    bytes += n;
+                    self.router.handle_input(conn, &self.scratch[..n], now);
+                }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(error)) => self.reset(conn, &error, now),
             }
@@ -240,6 +254,7 @@ impl<R: Runtime> RouterTask<R> {
         if let Some(c) = self.sockets.connections.get(&conn) {
             c.waker.wake_by_ref();
         }
+        bytes
     }
 
     fn reset(&mut self, conn: ConnHandle, error: &io::Error, now: Instant) {

@@ -39,6 +39,12 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 /// theirs, so that a flooding client cannot starve the rest.
 const READS_PER_TURN: usize = 4;
 
+/// Bytes read in one turn, from all connections together, before the turn
+/// ends and the router writes: so that many flooding clients at once cannot
+/// stretch a turn, and the latency of everyone else, past about this much
+/// routing work. Connections left unread keep their place in the queue.
+const READ_BYTES_PER_TURN: usize = 1024 * 1024;
+
 /// Connections accepted per turn, so that a connection storm cannot starve
 /// the connections already open.
 const ACCEPTS_PER_TURN: usize = 256;
@@ -160,14 +166,21 @@ impl EventLoop {
         }
     }
 
-    /// Gives each connection listed at the start of the turn one read budget.
-    /// Those that spend it are listed again, behind everyone else.
+    /// Gives each connection listed at the start of the turn one read budget,
+    /// until the turn's bytes are spent. Those that spend their budget are
+    /// listed again, behind everyone else.
     fn read_queued(&mut self, now: Instant) {
+        let mut turn_bytes = 0;
         for _ in 0..self.sockets.read_queue.len() {
+            if turn_bytes >= READ_BYTES_PER_TURN {
+                return;
+            }
             let Some(conn) = self.sockets.next_to_read() else {
                 break;
             };
-            if self.read_until_blocked(conn, now) == ReadOutcome::BudgetSpent {
+            let (outcome, bytes) = self.read_until_blocked(conn, now);
+            turn_bytes += bytes;
+            if outcome == ReadOutcome::BudgetSpent {
                 self.sockets.queue_read(conn);
             }
         }
@@ -175,17 +188,20 @@ impl EventLoop {
 
     /// Reads `conn` until it is drained, EOF, an error, the router no longer
     /// wanting its bytes (paused, closing), or the end of its read budget.
-    fn read_until_blocked(&mut self, conn: ConnHandle, now: Instant) -> ReadOutcome {
+    /// Returns why it stopped, and the bytes it read.
+    fn read_until_blocked(&mut self, conn: ConnHandle, now: Instant) -> (ReadOutcome, usize) {
+        let mut bytes = 0;
         for _ in 0..READS_PER_TURN {
             if !self.router.wants_read(conn) {
-                return ReadOutcome::Done;
+                return (ReadOutcome::Done, bytes);
             }
             let Some(c) = self.sockets.connections.get_mut(&conn) else {
-                return ReadOutcome::Done;
+                return (ReadOutcome::Done, bytes);
             };
             match c.stream.read(&mut self.scratch) {
                 Ok(0) => self.router.handle_eof(conn, now),
                 Ok(n) => {
+                    bytes += n;
                     self.router.handle_input(conn, &self.scratch[..n], now);
                     // A read that leaves the buffer part-empty has drained the
                     // socket: with edge-triggered readiness, the next bytes
@@ -193,11 +209,11 @@ impl EventLoop {
                     // `WouldBlock` is skipped (tokio does the same). Not so
                     // after a FIN or an error, which no new event announces.
                     if n < self.scratch.len() && !c.read_closed {
-                        return ReadOutcome::Done;
+                        return (ReadOutcome::Done, bytes);
                     }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    return ReadOutcome::Done;
+                    return (ReadOutcome::Done, bytes);
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
@@ -206,7 +222,7 @@ impl EventLoop {
                 }
             }
         }
-        ReadOutcome::BudgetSpent
+        (ReadOutcome::BudgetSpent, bytes)
     }
 
     /// Accepts until the listener is empty, the turn's budget is spent, or

@@ -42,7 +42,8 @@
 //!   (edge-triggered, a few spurious wake-ups at most), and it is read again
 //!   at once when the router resumes it ([`Io::resume_reading`]), since no
 //!   new edge may come.
-//! - **Fairness**: each turn, a connection gets at most 4 reads (256 KiB) and
+//! - **Fairness**: each turn, a connection gets at most 4 reads (256 KiB), all
+//!   connections together at most 1 MiB, and
 //!   the listener 256 accepts before the others have their turn.
 //! - **Time**: the loop sleeps until the instant [`Router::drive`] returned
 //!   at the latest; `drive` checks the clock itself, so a poller that wakes

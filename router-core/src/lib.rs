@@ -112,7 +112,7 @@
 //! # Copies
 //!
 //! A payload is copied at most once between the driver's read buffer and the
-//! slices `poll_transmit` offers: a frame that arrives whole in one read is
+//! slices [`Router::drive`] writes: a frame that arrives whole in one read is
 //! copied straight into its destination's queue, where it coalesces with the
 //! frames before it into one large write; a frame cut across reads is
 //! reassembled in its sender's buffer and queued from there without a further

@@ -71,6 +71,13 @@ pub enum Op {
     },
     /// The router is asked to shut down.
     Shutdown,
+    /// The listener's `accept` fails: for want of a resource (`EMFILE`: the
+    /// listener's own failure, which pauses accepting), or because the
+    /// client gave up before it was accepted (one connection's failure).
+    AcceptFails {
+        /// `EMFILE` rather than `ECONNABORTED`.
+        out_of_descriptors: bool,
+    },
 }
 
 /// A frame's destination.
@@ -142,7 +149,10 @@ impl Op {
             895..=899 => Op::Eof { client },
             900..=904 => Op::ToggleReading { client },
             905..=914 => Op::Reset { client },
-            915.. => Op::Advance {
+            915..=919 => Op::AcceptFails {
+                out_of_descriptors: rng.bool(),
+            },
+            920.. => Op::Advance {
                 millis: if rng.u8(0..10) == 0 {
                     rng.u16(0..=2000)
                 } else {

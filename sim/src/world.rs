@@ -29,6 +29,10 @@ pub struct Sim {
     oracle: Oracle,
     last_id: Option<u32>,
     shut_down: bool,
+    /// Clients waiting in the listener's backlog while accepting is paused.
+    backlog: usize,
+    /// Accept failures the sim caused: (all, listener failures).
+    accept_failures: (u64, u64),
     /// Most bytes one [`Op::RouterReads`] hands the router: the bound on what a
     /// paused sender may have buffered beyond one frame.
     max_read: usize,
@@ -72,6 +76,8 @@ impl Sim {
             oracle: Oracle::default(),
             last_id: None,
             shut_down: false,
+            backlog: 0,
+            accept_failures: (0, 0),
             max_read: usize::from(u16::MAX),
         }
     }
@@ -99,8 +105,10 @@ impl Sim {
                 self.shut_down = true;
                 self.router.shutdown(self.now);
             }
+            Op::AcceptFails { out_of_descriptors } => self.accept_fails(out_of_descriptors),
         }
         self.drive();
+        self.accept_backlog();
         self.check_closes_were_due(&before, &open_before);
         self.check_invariants();
     }
@@ -146,7 +154,72 @@ impl Sim {
         }
     }
 
+    /// A client connects: accepted at once, or left in the backlog while the
+    /// router does not want to accept, as a driver would leave it.
     fn connect(&mut self) {
+        if self.shut_down && !self.network.is_listening() {
+            return; // The listener is closed: the kernel refuses the client.
+        }
+        if !self.router.wants_accept() {
+            self.backlog += 1;
+            return;
+        }
+        self.accept();
+    }
+
+    /// Accepts the clients waiting in the backlog once accepting resumed.
+    fn accept_backlog(&mut self) {
+        while self.backlog > 0 && self.router.wants_accept() {
+            self.backlog -= 1;
+            self.accept();
+            self.drive();
+        }
+    }
+
+    fn accept_fails(&mut self, out_of_descriptors: bool) {
+        if !self.router.wants_accept() {
+            return; // A driver does not call `accept` while paused.
+        }
+        let error = if out_of_descriptors {
+            std::io::Error::from_raw_os_error(24)
+        } else {
+            std::io::ErrorKind::ConnectionAborted.into()
+        };
+        let before = self.router.stats().clone();
+        self.router.handle_accept_error(&error, self.now);
+        let stats = self.router.stats();
+        self.accept_failures.0 += 1;
+        assert_eq!(
+            stats.accept_errors,
+            before.accept_errors + 1,
+            "accept error not counted"
+        );
+        if out_of_descriptors {
+            self.accept_failures.1 += 1;
+            assert!(
+                !self.router.wants_accept(),
+                "accepting goes on out of descriptors"
+            );
+            let resume = self.now + self.router.config().accept_pause;
+            assert_eq!(
+                self.router.poll_timeout().map(|at| at <= resume),
+                Some(true),
+                "no wake-up to resume accepting"
+            );
+        } else {
+            assert!(
+                self.router.wants_accept(),
+                "one client's failure paused accepting"
+            );
+        }
+        assert_eq!(
+            (stats.accept_errors, stats.accept_pauses),
+            self.accept_failures,
+            "accept failures miscounted"
+        );
+    }
+
+    fn accept(&mut self) {
         let expect_refusal =
             self.shut_down || self.live_clients().count() >= self.router.config().max_connections;
         match self.router.handle_accept(self.now) {

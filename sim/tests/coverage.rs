@@ -28,6 +28,11 @@ fn seeded_runs_reach_every_cause() {
         );
     }
     assert!(total(&|s| s.sender_pauses) > 0, "no sender paused");
+    assert!(total(&|s| s.accept_pauses) > 0, "accepting never paused");
+    assert!(
+        total(&|s| s.accept_errors) > total(&|s| s.accept_pauses),
+        "no accept failure of one connection"
+    );
     assert!(
         total(&|s| s.connections_refused) > 0,
         "no connection refused"
