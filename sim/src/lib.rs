@@ -24,6 +24,7 @@ pub mod network;
 pub mod ops;
 pub mod oracle;
 pub mod payload;
+mod stream;
 mod world;
 
 pub use clock::epoch;

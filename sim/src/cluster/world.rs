@@ -13,7 +13,7 @@ use super::ops::ClusterOp;
 use crate::network::{Network, Told};
 use crate::ops::Target;
 use crate::oracle::Oracle;
-use crate::payload::{self, MIN_LEN, Stamp};
+use crate::stream::ClientStream;
 
 /// Set in every raw destination ID: the top bit of a core's 30-bit sequence.
 const RAW_ID_BIT: u32 = 1 << 29;
@@ -59,13 +59,8 @@ pub(super) struct Link {
 pub(super) struct Client {
     pub(super) router: usize,
     pub(super) conn: ConnHandle,
-    /// Bytes written to the socket that the router has not read yet.
-    unread: Vec<u8>,
-    /// Tracked frames in `unread`: where each ends, and what it is.
-    frames_in_flight: VecDeque<(usize, Stamp, u32)>,
-    next_seq: u32,
-    id_bytes: Vec<u8>,
-    partial_payload: Vec<u8>,
+    /// What it wrote and the router has not read, and what it received.
+    stream: ClientStream,
     reading: bool,
     pub(super) eof: bool,
     pub(super) closed: bool,
@@ -159,8 +154,7 @@ impl Cluster {
                 if let Some(index) = self.pick_sender(client) {
                     let c = &mut self.clients[index];
                     c.eof = true;
-                    c.unread.clear();
-                    c.frames_in_flight.clear();
+                    c.stream.abandon_unread();
                     self.routers[c.router].handle_eof(c.conn, self.now);
                 }
             }
@@ -257,16 +251,7 @@ impl Cluster {
             return;
         };
         let c = &mut self.clients[index];
-        let stamp = Stamp {
-            sender: c.conn.id(),
-            seq: c.next_seq,
-            len: u32::from(len).max(MIN_LEN as u32),
-        };
-        c.next_seq += 1;
-        c.unread.extend_from_slice(&dest.to_be_bytes());
-        c.unread.extend_from_slice(&payload::encode(stamp));
-        c.unread.push(0);
-        c.frames_in_flight.push_back((c.unread.len(), stamp, dest));
+        c.stream.write_frame(c.conn.id(), dest, len);
     }
 
     /// The router of client `index` reads up to `max` of its bytes, if it
@@ -277,17 +262,11 @@ impl Cluster {
             return;
         }
         let c = &mut self.clients[index];
-        let n = max.min(c.unread.len());
-        if n == 0 {
+        if max == 0 || c.stream.unread_len() == 0 {
             return;
         }
-        let chunk: Vec<u8> = c.unread.drain(..n).collect();
-        let complete = c.frames_in_flight.partition_point(|&(end, _, _)| end <= n);
-        let read_whole: Vec<_> = c.frames_in_flight.drain(..complete).collect();
-        for (end, _, _) in &mut c.frames_in_flight {
-            *end -= n;
-        }
-        for (_, stamp, dest) in read_whole {
+        let (chunk, read_whole) = c.stream.read(max);
+        for (stamp, dest) in read_whole {
             let open = self
                 .clients
                 .iter()
@@ -428,7 +407,7 @@ impl Cluster {
             self.clients[index].reading = true;
             self.socket(index).set_reading(true);
             self.report_writable(index);
-            let all = self.clients[index].unread.len();
+            let all = self.clients[index].stream.unread_len();
             if !self.clients[index].eof && all > 0 {
                 self.deliver_to(index, all);
             }
@@ -492,34 +471,11 @@ impl Cluster {
 
     /// Client `index` received `bytes`: its ID, then payloads the oracle
     /// checks as each terminator arrives.
-    fn receive(&mut self, index: usize, mut bytes: &[u8]) {
+    fn receive(&mut self, index: usize, bytes: &[u8]) {
         let max_frame = self.routers[0].config().max_frame_bytes;
         let c = &mut self.clients[index];
-        if c.id_bytes.len() < 4 {
-            let take = (4 - c.id_bytes.len()).min(bytes.len());
-            c.id_bytes.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if c.id_bytes.len() == 4 {
-                assert_eq!(
-                    c.id_bytes,
-                    c.conn.id().to_be_bytes(),
-                    "first 4 bytes are not the ID"
-                );
-            }
-        }
-        for &byte in bytes {
-            if byte == 0 {
-                let payload = std::mem::take(&mut c.partial_payload);
-                if let Err(error) = self
-                    .oracle
-                    .check_delivered(c.conn.id(), &payload, max_frame)
-                {
-                    panic!("bad delivery: {error}");
-                }
-            } else {
-                c.partial_payload.push(byte);
-            }
-        }
+        c.stream
+            .receive(c.conn.id(), bytes, &mut self.oracle, max_frame);
     }
 
     fn pick(&self, index: u8) -> Option<usize> {
@@ -557,11 +513,7 @@ impl Client {
         Client {
             router,
             conn,
-            unread: Vec::new(),
-            frames_in_flight: VecDeque::new(),
-            next_seq: 0,
-            id_bytes: Vec::new(),
-            partial_payload: Vec::new(),
+            stream: ClientStream::default(),
             reading: true,
             eof: false,
             closed: false,
@@ -570,7 +522,7 @@ impl Client {
 
     /// Whether the client has sent everything it queued.
     pub(super) fn idle(&self) -> bool {
-        self.unread.is_empty()
+        self.stream.unread_len() == 0
     }
 }
 
