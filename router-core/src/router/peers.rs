@@ -457,6 +457,9 @@ impl Router {
 
     /// The earliest peer heartbeat or silence deadline.
     pub(super) fn peer_deadline(&self) -> Option<Instant> {
+        if self.peers.is_empty() {
+            return None; // A lone router's `poll_timeout` pays nothing here.
+        }
         let timeout = self.config.peer_timeout;
         self.peers
             .values()
