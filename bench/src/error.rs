@@ -21,6 +21,12 @@ pub(crate) enum BenchError {
     /// The peer closed the connection while we still expected data.
     #[error("connection closed by the server")]
     Closed,
+    /// A payload the router's protocol cannot carry (a bug in a workload).
+    #[error(transparent)]
+    Payload(#[from] router_client::PayloadError),
+    /// What a server sent cannot be split into payloads.
+    #[error("protocol error: {0}")]
+    Decode(#[from] router_client::DecodeError),
     /// The server did not follow its protocol (e.g. a router sent no ID).
     #[error("protocol error: {0}")]
     Protocol(String),

@@ -249,10 +249,9 @@ mod tests {
         let a = router.handle_accept(now).unwrap();
         let b = router.handle_accept(now).unwrap();
         assert!(router.handle_accept(now).is_err());
-        let mut frames = b.id().to_be_bytes().to_vec();
-        frames.extend_from_slice(b"hi\0");
-        frames.extend_from_slice(&0xDEAD_BEEF_u32.to_be_bytes());
-        frames.extend_from_slice(b"lost\0");
+        let mut frames = Vec::new();
+        router_client::encode_frame(b.id(), b"hi", &mut frames).unwrap();
+        router_client::encode_frame(0xDEAD_BEEF, b"lost", &mut frames).unwrap();
         router.handle_input(a, &frames, now);
         router
     }

@@ -84,9 +84,9 @@ impl Traffic {
             .chunks(2)
             .map(|pair| {
                 let (sender, dest) = (pair[0], pair[1]);
-                let mut frame = dest.id().to_be_bytes().to_vec();
-                frame.extend(std::iter::repeat_n(b'x', payload));
-                frame.push(0);
+                let mut frame = Vec::new();
+                router_client::encode_frame(dest.id(), &vec![b'x'; payload], &mut frame)
+                    .expect("no 0x00 in the payload");
                 let stream = frame.repeat(frames_per_sender);
                 let reads = stream.chunks(READ_SIZE).map(<[u8]>::to_vec).collect();
                 (sender, reads)

@@ -107,9 +107,9 @@ fn main() {
 /// Each even connection sends one frame to the next, which takes it whole.
 fn deliver_to_every_other(router: &mut Router, conns: &[ConnHandle], len: usize, now: Instant) {
     for pair in conns.chunks(2) {
-        let mut frame = pair[1].id().to_be_bytes().to_vec();
-        frame.extend(std::iter::repeat_n(b'x', len));
-        frame.push(0);
+        let mut frame = Vec::new();
+        router_client::encode_frame(pair[1].id(), &vec![b'x'; len], &mut frame)
+            .expect("no 0x00 in the payload");
         router.handle_input(pair[0], &frame, now);
         router.drive(now, &mut Sink);
     }

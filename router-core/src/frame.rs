@@ -286,9 +286,8 @@ mod tests {
     use super::*;
 
     fn frame(dest: u32, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = dest.to_be_bytes().to_vec();
-        bytes.extend_from_slice(payload);
-        bytes.push(0);
+        let mut bytes = Vec::new();
+        router_client::encode_frame(dest, payload, &mut bytes).expect("no 0x00 in a test payload");
         bytes
     }
 

@@ -75,9 +75,8 @@ impl Pair {
     }
 
     fn send(&mut self, i: usize, from: ConnHandle, to: ConnHandle, payload: &[u8]) {
-        let mut frame = to.id().to_be_bytes().to_vec();
-        frame.extend_from_slice(payload);
-        frame.push(0);
+        let mut frame = Vec::new();
+        router_client::encode_frame(to.id(), payload, &mut frame).expect("no 0x00 inside");
         self.cores[i].router.handle_input(from, &frame, self.now);
         self.drive();
     }
@@ -210,9 +209,8 @@ fn frames_cut_anywhere_arrive_whole_and_in_order_across_cores() {
     let mut expected = Vec::new();
     for n in 0..200u32 {
         let payload = format!("frame {n} {}", "x".repeat(n as usize % 37));
-        stream.extend_from_slice(&dest.id().to_be_bytes());
-        stream.extend_from_slice(payload.as_bytes());
-        stream.push(0);
+        router_client::encode_frame(dest.id(), payload.as_bytes(), &mut stream)
+            .expect("no 0x00 inside");
         expected.extend_from_slice(payload.as_bytes());
         expected.push(0);
     }

@@ -8,6 +8,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Duration;
 
+use router_client::blocking::Client;
+
 /// Any single step that takes longer than this has failed.
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -58,6 +60,17 @@ fn wait_for_exit(mut child: Child) -> ExitStatus {
         .unwrap_or_else(|_| panic!("router (pid {pid}) did not exit"))
 }
 
+/// A client of the router at `addr`, every read bounded by [`PATIENCE`].
+fn connect(addr: SocketAddr) -> Client {
+    client_over(TcpStream::connect(addr).unwrap())
+}
+
+/// A client over `stream`, every read bounded by [`PATIENCE`].
+fn client_over(stream: TcpStream) -> Client {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    Client::from_stream(stream).unwrap()
+}
+
 fn send_sigterm(child: &Child) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: `kill` has no memory-safety preconditions; the PID is our own
@@ -87,21 +100,16 @@ fn serves_then_drains_on_sigterm_and_exits_zero() {
     assert!(start_line.contains("driver=\"mio\""), "{start_line}");
     assert!(start_line.contains("max_connections=10"), "{start_line}");
 
-    let mut client = TcpStream::connect(addr).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut id = [0; 4];
-    client.read_exact(&mut id).unwrap();
-    let mut frame = id.to_vec();
-    frame.extend_from_slice(b"echo\0");
-    client.write_all(&frame).unwrap();
-    let mut echoed = [0; 5];
-    client.read_exact(&mut echoed).unwrap();
-    assert_eq!(&echoed, b"echo\0");
+    let mut client = connect(addr);
+    client.send(client.id(), b"echo").unwrap();
+    assert_eq!(client.recv().unwrap().as_deref(), Some(&b"echo"[..]));
 
     send_sigterm(&child);
-    let mut rest = Vec::new();
-    client.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty(), "the drain closes the connection");
+    assert_eq!(
+        client.recv().unwrap(),
+        None,
+        "the drain closes the connection"
+    );
     let (stop_line, _) = wait_for_line(&lines, "drained");
     assert!(stop_line.contains("connections_accepted=1"), "{stop_line}");
     assert!(stop_line.contains("frames_routed=1"), "{stop_line}");
@@ -221,28 +229,25 @@ fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
     let metrics_addr = address_in(&metrics_line, "metrics at http://");
     let (start_line, _) = wait_for_line(&lines, "listening on ");
     let addr = address_in(&start_line, "listening on ");
-    assert_eq!(json_line(&start_line)["max_connections"], 100_000);
+    let limits = json_line(&start_line)["limits"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(limits.contains("max_connections=100000"), "{start_line}");
     assert!(scrape(metrics_addr).contains("\nrouter_connections_accepted_total 0\n"));
 
-    let mut client = TcpStream::connect(addr).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut id = [0; 4];
-    client.read_exact(&mut id).unwrap();
+    let stream = TcpStream::connect(addr).unwrap();
+    let local_addr = stream.local_addr().unwrap();
+    let mut client = client_over(stream);
     let (connected, _) = wait_for_line(&lines, "\"message\":\"connected\"");
     let connected = json_line(&connected);
     assert_eq!(connected["conn"], 0, "{connected:?}");
-    assert_eq!(
-        connected["peer"],
-        client.local_addr().unwrap().to_string(),
-        "{connected:?}"
-    );
+    assert_eq!(connected["peer"], local_addr.to_string(), "{connected:?}");
     // The loop publishes its counters at the end of every turn, and reads
     // the client's frame in a later turn than the one that accepted it: once
     // the frame is back, the accept has been published.
-    client.write_all(&[&id[..], b"ping\0"].concat()).unwrap();
-    let mut echoed = [0; 5];
-    client.read_exact(&mut echoed).unwrap();
-    assert_eq!(&echoed, b"ping\0");
+    client.send(client.id(), b"ping").unwrap();
+    assert_eq!(client.recv().unwrap().as_deref(), Some(&b"ping"[..]));
     assert!(scrape(metrics_addr).contains("\nrouter_connections_accepted_total 1\n"));
 
     send_sigterm(&child);

@@ -31,9 +31,8 @@ impl ClientStream {
             len: u32::from(len).max(MIN_LEN as u32),
         };
         self.next_seq += 1;
-        self.unread.extend_from_slice(&dest.to_be_bytes());
-        self.unread.extend_from_slice(&payload::encode(stamp));
-        self.unread.push(0);
+        router_client::encode_frame(dest, &payload::encode(stamp), &mut self.unread)
+            .expect("a tracked payload holds no 0x00");
         self.frames_in_flight
             .push_back((self.unread.len(), stamp, dest));
     }

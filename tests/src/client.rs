@@ -11,16 +11,14 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::within;
 
-/// The bytes of one frame on the wire: `dest`, `payload`, terminator.
+/// The bytes of one frame on the wire: `dest`, `payload`, terminator, as
+/// [`router_client::encode_frame`] writes them.
 ///
 /// Panics if `payload` holds a `0x00`, which the protocol forbids: such a
 /// frame would be a test bug, not a router bug.
 pub fn frame(dest: u32, payload: &[u8]) -> Vec<u8> {
-    assert!(!payload.contains(&0), "a payload never holds 0x00");
-    let mut bytes = Vec::with_capacity(4 + payload.len() + 1);
-    bytes.extend_from_slice(&dest.to_be_bytes());
-    bytes.extend_from_slice(payload);
-    bytes.push(0);
+    let mut bytes = Vec::new();
+    router_client::encode_frame(dest, payload, &mut bytes).expect("a payload never holds 0x00");
     bytes
 }
 

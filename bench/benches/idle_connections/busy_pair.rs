@@ -57,7 +57,7 @@ impl Workload {
             }
             Workload::PingPong { round_trips } => {
                 let peer = thread::spawn(move || bounce(&mut b, a_id, round_trips));
-                let ping = frame(b_id, &[b'p'; PING_PAYLOAD]);
+                let ping = frame(b_id, &[b'p'; PING_PAYLOAD])?;
                 let mut pong = [0; PING_PAYLOAD + 1];
                 for _ in 0..round_trips {
                     a.write_all(&ping)?;
@@ -118,15 +118,16 @@ pub(crate) fn connect(addr: SocketAddr) -> io::Result<(TcpStream, u32)> {
     Ok((stream, u32::from_be_bytes(id)))
 }
 
-fn frame(dest: u32, payload: &[u8]) -> Vec<u8> {
-    let mut frame = dest.to_be_bytes().to_vec();
-    frame.extend_from_slice(payload);
-    frame.push(0);
-    frame
+/// One frame to `dest`, as `router-client` encodes it.
+fn frame(dest: u32, payload: &[u8]) -> io::Result<Vec<u8>> {
+    let mut frame = Vec::new();
+    router_client::encode_frame(dest, payload, &mut frame)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+    Ok(frame)
 }
 
 fn stream_frames(sender: &mut TcpStream, dest: u32, writes: usize) -> io::Result<()> {
-    let batch = frame(dest, &[b'x'; STREAM_PAYLOAD]).repeat(STREAM_FRAMES_PER_WRITE);
+    let batch = frame(dest, &[b'x'; STREAM_PAYLOAD])?.repeat(STREAM_FRAMES_PER_WRITE);
     for _ in 0..writes {
         sender.write_all(&batch)?;
     }
@@ -147,7 +148,7 @@ fn read_exactly(receiver: &mut TcpStream, mut remaining: usize) -> io::Result<()
 
 /// Answers each ping with a pong to `dest`.
 fn bounce(client: &mut TcpStream, dest: u32, round_trips: usize) -> io::Result<()> {
-    let pong = frame(dest, &[b'q'; PING_PAYLOAD]);
+    let pong = frame(dest, &[b'q'; PING_PAYLOAD])?;
     let mut ping = [0; PING_PAYLOAD + 1];
     for _ in 0..round_trips {
         client.read_exact(&mut ping)?;

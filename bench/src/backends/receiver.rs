@@ -4,10 +4,12 @@
 use std::time::Instant;
 
 use futures_util::{FutureExt, StreamExt};
+use router_client::Decoder;
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::error::BenchError;
-use crate::protocol::FrameSplitter;
+use crate::protocol::payload_decoder;
 
 /// Most messages taken from a client crate's queue per call: enough to amortise the
 /// caller's per-call work, few enough to keep the latency of the batch's first
@@ -19,7 +21,7 @@ pub(crate) enum Receiver {
     /// A router or `direct` socket.
     Stream {
         read: OwnedReadHalf,
-        splitter: Box<FrameSplitter>,
+        decoder: Box<Decoder>,
         /// The write half of a receive-only connection, kept because dropping it
         /// would half-close the socket, which the router takes as a disconnect.
         _write: Option<OwnedWriteHalf>,
@@ -38,7 +40,7 @@ impl Receiver {
     pub(super) fn stream(read: OwnedReadHalf, write: Option<OwnedWriteHalf>) -> Self {
         Self::Stream {
             read,
-            splitter: Box::new(FrameSplitter::new()),
+            decoder: Box::new(payload_decoder()),
             _write: write,
         }
     }
@@ -58,7 +60,19 @@ impl Receiver {
         mut on_payload: impl FnMut(Instant, &[u8]),
     ) -> Result<(), BenchError> {
         match self {
-            Self::Stream { read, splitter, .. } => splitter.read_from(read, on_payload).await,
+            Self::Stream { read, decoder, .. } => {
+                // Cancel-safe: until the read completes, nothing is consumed.
+                let n = read.read(decoder.read_buf()).await?;
+                if n == 0 {
+                    return Err(BenchError::Closed);
+                }
+                let now = Instant::now();
+                decoder.filled(n);
+                while let Some(payload) = decoder.poll_payload()? {
+                    on_payload(now, payload);
+                }
+                Ok(())
+            }
             Self::Redis(stream) => {
                 let message = stream.next().await.ok_or(BenchError::Closed)?;
                 let now = Instant::now();

@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
+use router_client::PayloadError;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -38,6 +39,8 @@ enum Inner {
         /// to strip it.
         dest: Option<u32>,
         buf: Vec<u8>,
+        /// The first payload [`Sender::queue`] refused, reported by the next flush.
+        refused: Option<PayloadError>,
     },
     Redis {
         conn: MultiplexedConnection,
@@ -64,12 +67,14 @@ impl Sender {
                 _read,
                 dest: Some(*id),
                 buf: Vec::new(),
+                refused: None,
             },
             (Outgoing::Stream { write, _read }, Addr::Peer) => Inner::Stream {
                 write,
                 _read,
                 dest: None,
                 buf: Vec::new(),
+                refused: None,
             },
             (Outgoing::Redis(conn), Addr::Redis(channel)) => Inner::Redis {
                 conn,
@@ -86,10 +91,18 @@ impl Sender {
         Self { inner }
     }
 
-    /// Queues one message; nothing is sent before [`Sender::flush`].
+    /// Queues one message; nothing is sent before [`Sender::flush`]. A payload the
+    /// router's protocol cannot carry (it holds `0x00`) is not queued, and the next
+    /// flush fails with it.
     pub(crate) fn queue(&mut self, payload: &[u8]) {
         match &mut self.inner {
-            Inner::Stream { dest, buf, .. } => push_frame(buf, *dest, payload),
+            Inner::Stream {
+                dest, buf, refused, ..
+            } => {
+                if let Err(error) = push_frame(buf, *dest, payload) {
+                    refused.get_or_insert(error);
+                }
+            }
             Inner::Redis { channel, pipe, .. } => {
                 pipe.cmd("PUBLISH").arg(&*channel).arg(payload).ignore();
             }
@@ -102,7 +115,15 @@ impl Sender {
     /// connection task, which coalesces them into large writes.
     pub(crate) async fn flush(&mut self) -> Result<(), BenchError> {
         match &mut self.inner {
-            Inner::Stream { write, buf, .. } => {
+            Inner::Stream {
+                write,
+                buf,
+                refused,
+                ..
+            } => {
+                if let Some(error) = refused.take() {
+                    return Err(error.into());
+                }
                 write.write_all(buf).await?;
                 buf.clear();
             }

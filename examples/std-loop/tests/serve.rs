@@ -9,6 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use router_core::{CloseCause, Config, Router, Stats};
+use router_tests::frame;
 use std_loop::{Server, ShutdownHandle};
 
 /// The longest any one step may take before the test counts it as hung.
@@ -53,13 +54,6 @@ impl Running {
         stream.read_exact(&mut id).unwrap();
         (stream, u32::from_be_bytes(id))
     }
-}
-
-fn frame(dest: u32, payload: &[u8]) -> Vec<u8> {
-    let mut frame = dest.to_be_bytes().to_vec();
-    frame.extend_from_slice(payload);
-    frame.push(0);
-    frame
 }
 
 #[test]

@@ -172,10 +172,8 @@ impl Net {
 
 /// The wire bytes of a frame to `dest`.
 pub(crate) fn frame(dest: ConnHandle, payload: &[u8]) -> Vec<u8> {
-    assert!(!payload.contains(&0), "a payload holds no 0x00");
-    let mut bytes = dest.id().to_be_bytes().to_vec();
-    bytes.extend_from_slice(payload);
-    bytes.push(0);
+    let mut bytes = Vec::new();
+    router_client::encode_frame(dest.id(), payload, &mut bytes).expect("a payload holds no 0x00");
     bytes
 }
 

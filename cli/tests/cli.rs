@@ -1,0 +1,163 @@
+//! `router-cli listen` and `send` against the real `router` binary, on each
+//! driver, and their errors and exit codes.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::process::{Output, Stdio};
+
+use router_tests::{Driver, RouterProcess, driver_tests, within};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+driver_tests! {
+    send_reaches_listen_as_lines,
+}
+
+fn router_cli() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_router-cli"));
+    command.kill_on_drop(true);
+    command
+}
+
+/// Runs `router-cli args…` with `stdin` as its standard input, to its exit.
+async fn run(args: &[&str], stdin: &[u8]) -> io::Result<Output> {
+    let mut child = router_cli()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin).await?;
+    drop(input);
+    within("router-cli to exit", child.wait_with_output()).await?
+}
+
+/// The next line `listen` prints.
+async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> io::Result<String> {
+    within("a line from listen", lines.next_line())
+        .await??
+        .ok_or_else(|| io::Error::other("listen exited early"))
+}
+
+/// Starts `router-cli listen` on `addr`: the process, its lines after the
+/// first, and the ID its first line (`id <decimal>`) gives.
+async fn listen(addr: &str) -> io::Result<(Child, Lines<BufReader<ChildStdout>>, String)> {
+    let mut listener = router_cli()
+        .args(["listen", "--addr", addr])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(listener.stdout.take().expect("stdout is piped")).lines();
+    let first = next_line(&mut lines).await?;
+    let id = first
+        .strip_prefix("id ")
+        .unwrap_or_else(|| panic!("listen's first line is {first:?}"));
+    id.parse::<u32>()
+        .unwrap_or_else(|_| panic!("not a decimal ID: {first:?}"));
+    Ok((listener, lines, id.to_owned()))
+}
+
+/// Messages given as arguments and lines of standard input each arrive as
+/// one line, escaped where they are not printable; when the router drains,
+/// `listen` exits 0.
+async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
+    let router = RouterProcess::spawn(driver, &[]).await?;
+    let addr = router.addr.to_string();
+    let (mut listener, mut lines, id) = listen(&addr).await?;
+    let id = id.as_str();
+
+    let sent = run(
+        &["send", "--addr", &addr, "--to", id, "hello", "two words"],
+        b"",
+    )
+    .await?;
+    assert_eq!(sent.status.code(), Some(0), "{sent:?}");
+    let sent = run(
+        &["send", "--addr", &addr, "--to", id],
+        b"line one\r\nline\ttwo\n\n\x01 \xff back\\slash\nno newline at the end",
+    )
+    .await?;
+    assert_eq!(sent.status.code(), Some(0), "{sent:?}");
+
+    for expected in [
+        "hello",
+        "two words",
+        "line one",
+        "line\\ttwo",
+        "",
+        "\\u{1} \\xff back\\\\slash",
+        "no newline at the end",
+    ] {
+        assert_eq!(next_line(&mut lines).await?, expected);
+    }
+
+    router.terminate()?;
+    let status = within("listen to exit", listener.wait()).await??;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "listen exits 0 when the router drains"
+    );
+    router.expect_clean_exit().await
+}
+
+#[tokio::test]
+async fn a_bad_id_exits_2_and_says_why() -> io::Result<()> {
+    for bad in ["abc", "1.5", "4294967296"] {
+        let output = run(&["send", "--to", bad, "hi"], b"").await?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("not a client ID"), "{bad}: {stderr}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_connection_exits_1_and_says_why() -> io::Result<()> {
+    // A port that was free a moment ago: nothing listens there.
+    let free = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?.local_addr()?;
+    let addr = free.to_string();
+    for args in [
+        &["listen", "--addr", &addr][..],
+        &["send", "--addr", &addr, "--to", "0", "hi"],
+    ] {
+        let output = run(args, b"").await?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("cannot connect to {addr}")),
+            "{args:?}: {stderr}"
+        );
+    }
+    Ok(())
+}
+
+/// A line holding `0x00` is refused with exit code 3 and a message naming
+/// it; the lines before it were sent.
+#[tokio::test]
+async fn a_payload_with_a_zero_byte_exits_3_and_names_it() -> io::Result<()> {
+    let router = RouterProcess::spawn(Driver::Mio, &[]).await?;
+    let addr = router.addr.to_string();
+    let (_listener, mut lines, id) = listen(&addr).await?;
+    let id = id.as_str();
+
+    let output = run(
+        &["send", "--addr", &addr, "--to", id],
+        b"fine\nnot\0fine\nnever sent\n",
+    )
+    .await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("line 2 of standard input"), "{stderr}");
+    assert!(stderr.contains("0x00"), "{stderr}");
+    assert_eq!(next_line(&mut lines).await?, "fine");
+
+    router.terminate()?;
+    // Nothing after the refused line reached the listener.
+    assert_eq!(
+        within("listen's end", lines.next_line()).await??,
+        None,
+        "a line after the refused one was delivered"
+    );
+    router.expect_clean_exit().await
+}
