@@ -48,7 +48,7 @@ const BYTES: Option<&Unit> = Some(&Unit::Bytes);
 
 /// Help for the families labelled by [`DropCause`]; names every cause.
 const DROP_CAUSES_HELP: &str = "unknown_destination (no live client holds the ID), \
-     no_route (the ID belongs to another shard or node), \
+     no_route (the ID belongs to another shard or node that cannot be reached), \
      destination_full (above outbound_high_water under overflow_policy=drop), \
      destination_closed (it closed before the frame was written), \
      oversized (over max_frame_bytes: a protocol violation), \
@@ -56,7 +56,9 @@ const DROP_CAUSES_HELP: &str = "unknown_destination (no live client holds the ID
      truncated (a partial frame cut off by its sender's EOF or close), \
      shutdown (still unrouted when the drain stopped reading), \
      memory_budget (over max_buffered_bytes, for a destination with bytes queued, \
-     under overflow_policy=drop).";
+     under overflow_policy=drop), \
+     in_transit (lost between two shards or nodes: a gap in the link's sequence), \
+     peer_congested (the window to the owning shard or node was full under overflow_policy=drop).";
 
 fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
     gauge(

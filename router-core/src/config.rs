@@ -92,6 +92,25 @@ pub struct Config {
     /// [`CloseCause::MemoryBudget`]: crate::CloseCause::MemoryBudget
     /// [`DropCause::MemoryBudget`]: crate::DropCause::MemoryBudget
     pub max_buffered_bytes: usize,
+    /// Bytes in flight from this core to one peer core: forwarded and not yet
+    /// acknowledged, payloads plus 9 bytes per frame. A sender to a peer whose
+    /// window is full is paused (or, under [`OverflowPolicy::Drop`], its frame
+    /// dropped), so each peer link holds at most this much here, or one frame
+    /// when a frame is larger. It also bounds how far a full destination's
+    /// queue may overshoot its high-water mark per peer: frames already in
+    /// flight when it filled. Default 1 MiB.
+    pub peer_window: usize,
+    /// How long a peer may be silent (it is sent something at least every
+    /// third of this) before it counts as unreachable: frames for it are
+    /// dropped as [`DropCause::NoRoute`] and senders waiting on it resume.
+    /// Default 3 s.
+    ///
+    /// [`DropCause::NoRoute`]: crate::DropCause::NoRoute
+    pub peer_timeout: Duration,
+    /// This run of this core, as its peers see it: a core that restarts must
+    /// come back with another value (the start time in milliseconds, say), so
+    /// that its peers discard what they knew of its previous run. Default 0.
+    pub incarnation: u64,
 }
 
 impl Default for Config {
@@ -108,6 +127,9 @@ impl Default for Config {
             accept_pause: Duration::from_millis(100),
             id_layout: IdLayout::SINGLE,
             max_buffered_bytes: GIB,
+            peer_window: MIB,
+            peer_timeout: Duration::from_secs(3),
+            incarnation: 0,
         }
     }
 }
@@ -171,6 +193,7 @@ impl Config {
             ("outbound_high_water", self.outbound_high_water),
             ("outbound_low_water", self.outbound_low_water),
             ("max_connections", self.max_connections),
+            ("peer_window", self.peer_window),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { field });
@@ -181,6 +204,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout),
             ("drain_timeout", Some(self.drain_timeout)),
             ("accept_pause", Some(self.accept_pause)),
+            ("peer_timeout", Some(self.peer_timeout)),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(ConfigError::ZeroDuration { field });
@@ -336,7 +360,8 @@ macro_rules! limit {
 
 impl Config {
     /// Every limit, in the order the server lists them. Each field of
-    /// `Config` but the [`id_layout`](Config::id_layout), which says where a
+    /// `Config` but the [`id_layout`](Config::id_layout) and the
+    /// [`incarnation`](Config::incarnation), which say where and when a
     /// router sits in a cluster rather than what it may hold, is here.
     pub const LIMITS: &[Limit] = &[
         limit!(
@@ -389,6 +414,16 @@ impl Config {
             Bytes,
             "Bytes all connections' buffers and queues may hold together. Over it, the senders of the largest unfinished frames are closed, and frames for destinations with bytes queued wait (or are dropped, per the overflow policy)."
         ),
+        limit!(
+            peer_window,
+            Bytes,
+            "Bytes in flight from this core to one peer shard or node before senders to it wait (or, under drop, frames are dropped)."
+        ),
+        limit!(
+            peer_timeout,
+            Duration,
+            "How long a peer shard or node may be silent before it counts as unreachable."
+        ),
     ];
 
     /// The limit named `name`, if there is one.
@@ -402,12 +437,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_field_but_the_id_layout_is_a_listed_limit() {
+    fn every_field_but_the_id_layout_and_incarnation_is_a_listed_limit() {
         let fields = format!("{:?}", Config::default());
         // `Config { a: .., b: .. }`: one `: ` per field at the top level, and
         // `IdLayout { .. }` adds its own four.
         let field_count = fields.matches(": ").count() - 4;
-        assert_eq!(Config::LIMITS.len() + 1, field_count, "{fields}");
+        assert_eq!(Config::LIMITS.len() + 2, field_count, "{fields}");
         for limit in Config::LIMITS {
             assert!(
                 fields.contains(&format!("{}: ", limit.name)),
@@ -450,6 +485,8 @@ mod tests {
         assert_eq!(config.drain_timeout, Duration::from_secs(5));
         assert_eq!(config.accept_pause, Duration::from_millis(100));
         assert_eq!(config.max_buffered_bytes, 1 << 30);
+        assert_eq!(config.peer_window, 1 << 20);
+        assert_eq!(config.peer_timeout, Duration::from_secs(3));
         assert_eq!(config.validate(), Ok(()));
     }
 
@@ -501,6 +538,16 @@ mod tests {
             tiny_budget.validate(),
             Err(ConfigError::BudgetBelowFrameLimit { .. })
         ));
+        let no_window = Config {
+            peer_window: 0,
+            ..Config::default()
+        };
+        assert_eq!(
+            no_window.validate(),
+            Err(ConfigError::Zero {
+                field: "peer_window"
+            })
+        );
         let small_space = Config {
             id_layout: IdLayout::new(8, 0, 8, 0),
             max_connections: (1 << 16) + 1,

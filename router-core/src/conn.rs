@@ -27,6 +27,9 @@ pub(crate) struct Conn {
     pub(crate) held: Option<HeldFrame>,
     /// Senders paused because this connection's queue is full.
     pub(crate) waiters: Vec<u32>,
+    /// Some peer core was told this connection is full, and must hear when
+    /// it drains or closes.
+    pub(crate) peers_told_full: bool,
     /// EOF was read (or shutdown began): nothing more is read, no new frame is
     /// queued to it, and it closes once flushed.
     pub(crate) closing: bool,
@@ -63,6 +66,7 @@ impl Conn {
             outbound: OutboundQueue::with_id(id),
             held: None,
             waiters: Vec::new(),
+            peers_told_full: false,
             closing: false,
             writable: true,
             in_ready_queue: false,

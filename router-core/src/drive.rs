@@ -16,6 +16,7 @@ use std::time::Instant;
 use tracing::debug;
 
 use crate::event::{ConnHandle, Event};
+use crate::peer::PeerId;
 use crate::router::Router;
 
 /// Slices offered to one vectored write. The router coalesces small frames
@@ -55,6 +56,22 @@ pub trait Io {
     /// new connections rather than queue clients that will never get an ID.
     /// Called once.
     fn stop_listening(&mut self);
+
+    /// Hands `batch`, the next batch of records for peer core `peer`, to the
+    /// link that reaches it (a slot of an in-process ring, one NATS message),
+    /// without blocking. Return `true` if the link took it; `false` (a full
+    /// ring, a disconnected bridge) leaves the batch with the router, which
+    /// offers it again, grown by what followed, on a later `drive`. Flow
+    /// control is the router's: a link that refuses for long only stalls
+    /// the senders to that peer.
+    ///
+    /// Called at most once per peer per `drive`, only for peers the driver
+    /// reported with [`Router::handle_peer_up`]. A driver without peers
+    /// never sees it called; the default takes nothing.
+    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+        let _ = (peer, batch);
+        false
+    }
 }
 
 impl Router {
@@ -67,8 +84,9 @@ impl Router {
     /// many reads leave in one write per destination), and when the instant it
     /// returned has come. It handles the timeouts due at `now`, then closes
     /// sockets, resumes readers and writes what is queued until every
-    /// connection is written out or its socket would block. Calling it with
-    /// nothing to do is cheap and harmless.
+    /// connection is written out or its socket would block, and hands each
+    /// peer core its next batch, if it has one. Calling it with nothing to
+    /// do is cheap and harmless.
     pub fn drive(&mut self, now: Instant, io: &mut impl Io) -> Option<Instant> {
         if self.poll_timeout().is_some_and(|at| at <= now) {
             self.handle_timeout(now);
@@ -98,6 +116,7 @@ impl Router {
             };
             self.handle_write_result(conn, result, now);
         }
+        self.transmit_to_peers(now, |peer, batch| io.send_to_peer(peer, batch));
         self.poll_timeout()
     }
 

@@ -98,6 +98,21 @@ impl IdLayout {
         Ok(())
     }
 
+    /// The node and shard bits, which every core of a router must share.
+    pub(crate) fn bits(&self) -> (u8, u8) {
+        (self.node_bits, self.shard_bits)
+    }
+
+    /// This core's node and shard indexes.
+    pub(crate) fn owner(&self) -> (u32, u32) {
+        (self.node, self.shard)
+    }
+
+    /// Whether a core with these indexes can exist under this layout.
+    pub(crate) fn holds(&self, node: u32, shard: u32) -> bool {
+        u64::from(node) < 1u64 << self.node_bits && u64::from(shard) < 1u64 << self.shard_bits
+    }
+
     fn reserved_bits(&self) -> u32 {
         u32::from(self.node_bits) + u32::from(self.shard_bits)
     }

@@ -130,12 +130,119 @@
 //! a slow destination would otherwise pin the whole stash). That second copy
 //! happens only to senders that were paused, which are waiting anyway.
 //!
-//! # Shards and nodes
+//! # Peers: shards and nodes
 //!
 //! An ID's high bits may name the shard and node that own it ([`IdLayout`]).
-//! A frame for an ID owned elsewhere takes one branch of the routing step,
-//! counted today as [`DropCause::NoRoute`], where a multi-core or clustered
-//! router forwards it.
+//! A frame for an ID owned by another core goes to that core, a *peer*
+//! ([`PeerId`]), in per-pair order and whole. The peer API is the client
+//! API's twin, with a batch of records as its unit, so that a driver moves one
+//! batch per loop turn through an in-process ring between shards, and a
+//! cluster bridge publishes one batch per NATS message between nodes:
+//!
+//! - [`handle_peer_up`](Router::handle_peer_up) and
+//!   [`handle_peer_down`](Router::handle_peer_down): the driver can, or can no
+//!   longer, reach a peer;
+//! - [`handle_peer_input`](Router::handle_peer_input): a batch arrived; it
+//!   names its sender and is checked whole, as untrusted input;
+//! - [`Io::send_to_peer`]: [`drive`](Router::drive) hands the driver at most
+//!   one batch per peer per call, which the driver takes or leaves for the
+//!   next call.
+//!
+//! Batches carry frames, flow control (cumulative acknowledgements; at most
+//! [`Config::peer_window`] in flight per link), `dest_full` and `dest_ready`
+//! signals (a sender to a full destination on another core pauses, and
+//! resumes when it drains or closes, exactly as for a local one), heartbeats
+//! ([`Config::peer_timeout`]), per-link counts that reveal frames lost in
+//! transit ([`DropCause::InTransit`]), the sender's incarnation
+//! ([`Config::incarnation`]), and its ID layout, so that a core with another
+//! layout is refused. [`peer::wire`] gives the format byte by byte. A peer
+//! that is down, silent for `peer_timeout` or draining is unreachable: frames
+//! for it are dropped and counted [`DropCause::NoRoute`], and senders waiting
+//! on it resume; local traffic never waits for it.
+//!
+//! A lone router has no peers and pays nothing for them: its routing step
+//! takes the remote branch only for IDs it does not own.
+//!
+//! Here are two cores, shards 0 and 1 of one node, joined by queues where a
+//! sharded driver has rings and a cluster bridge has NATS subjects:
+//!
+//! ```
+//! use std::collections::{HashMap, VecDeque};
+//! use std::io::{self, IoSlice};
+//! use std::time::Instant;
+//! use router_core::{Config, ConnHandle, IdLayout, Io, PeerId, Router};
+//!
+//! /// One core's sockets, and the batches it sends its peer.
+//! #[derive(Default)]
+//! struct Sockets {
+//!     clients: HashMap<ConnHandle, Vec<u8>>,
+//!     to_peer: VecDeque<Vec<u8>>,
+//! }
+//!
+//! impl Io for Sockets {
+//!     fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+//!         let socket = self.clients.entry(conn).or_default();
+//!         slices.iter().for_each(|slice| socket.extend_from_slice(slice));
+//!         Ok(slices.iter().map(|slice| slice.len()).sum())
+//!     }
+//!     fn close(&mut self, conn: ConnHandle) {
+//!         self.clients.remove(&conn);
+//!     }
+//!     fn resume_reading(&mut self, _conn: ConnHandle) {}
+//!     fn stop_listening(&mut self) {}
+//!     // A sharded driver pushes onto its ring to that shard (and says
+//!     // `false` when the ring is full); a bridge publishes on its subject.
+//!     fn send_to_peer(&mut self, _peer: PeerId, batch: &[u8]) -> bool {
+//!         self.to_peer.push_back(batch.to_vec());
+//!         true
+//!     }
+//! }
+//!
+//! // One bit of each ID names the shard that owns it.
+//! let shard = |index| {
+//!     let id_layout = IdLayout::new(0, 0, 1, index);
+//!     Router::new(Config { id_layout, ..Config::default() }).unwrap()
+//! };
+//! let (mut zero, mut one) = (shard(0), shard(1));
+//! let (mut io_zero, mut io_one) = (Sockets::default(), Sockets::default());
+//! let now = Instant::now();
+//! zero.handle_peer_up(PeerId::new(0, 1), now).unwrap();
+//! one.handle_peer_up(PeerId::new(0, 0), now).unwrap();
+//!
+//! let alice = zero.handle_accept(now).unwrap();
+//! let bob = one.handle_accept(now).unwrap();
+//! // Alice, on shard 0, sends "hi" to Bob, on shard 1.
+//! let mut frame = bob.id().to_be_bytes().to_vec();
+//! frame.extend_from_slice(b"hi\0");
+//! zero.handle_input(alice, &frame, now);
+//!
+//! // Each loop turn: drive, then give each core what its peer sent.
+//! for _turn in 0..2 {
+//!     zero.drive(now, &mut io_zero);
+//!     one.drive(now, &mut io_one);
+//!     for batch in io_zero.to_peer.drain(..) {
+//!         one.handle_peer_input(&batch, now);
+//!     }
+//!     for batch in io_one.to_peer.drain(..) {
+//!         zero.handle_peer_input(&batch, now);
+//!     }
+//! }
+//!
+//! // Bob got his ID, then the payload with its terminator.
+//! assert_eq!(io_one.clients[&bob][4..], *b"hi\0");
+//! assert_eq!(zero.stats().forwarded.frames, 1);
+//! assert_eq!(one.stats().from_peers.frames, 1);
+//! ```
+//!
+//! ## Memory with peers
+//!
+//! Per connection, as before, about
+//! `max_frame_bytes + outbound_high_water + max_frame_bytes`; a destination's
+//! queue may exceed its high-water mark by the frames peers had in flight when
+//! it filled, at most one window (plus one frame) per peer, and never more.
+//! Per peer link, one window: the frames batched or in flight, at most
+//! `peer_window` counting 9 bytes per frame, or one frame when a frame is
+//! larger; plus its pause signals, a few bytes per destination.
 
 #![forbid(unsafe_code)]
 
@@ -149,6 +256,7 @@ pub mod frame;
 mod ids;
 mod log_limit;
 mod outbound;
+pub mod peer;
 mod router;
 mod stats;
 mod timers;
@@ -158,5 +266,6 @@ pub use drive::{Io, MAX_IO_SLICES};
 pub use event::{AcceptError, ConnHandle, ConnInfo};
 pub use ids::{IdLayout, IdLayoutError, Owner};
 pub use log_limit::{LOG_INTERVAL, LogLimit};
+pub use peer::{PeerError, PeerId, PeerInfo};
 pub use router::Router;
 pub use stats::{CloseCause, DropCause, FrameCount, Stats};

@@ -1,5 +1,7 @@
 //! The routing state machine.
 
+mod peers;
+
 use std::collections::VecDeque;
 use std::io;
 use std::mem;
@@ -16,6 +18,7 @@ use crate::event::{AcceptError, ConnHandle, ConnInfo, Event, Transmit};
 use crate::frame::{Frame, HEADER_LEN, Payload};
 use crate::ids::{IdAllocator, Owner};
 use crate::log_limit::LogLimit;
+use crate::peer::{PeerId, PeerLink};
 use crate::stats::{CloseCause, DropCause, Stats};
 use crate::timers::DeadlineQueue;
 
@@ -51,6 +54,9 @@ pub struct Router {
     budget: MemoryBudget,
     /// Set by [`shutdown`](Self::shutdown): when to give up flushing.
     drain_deadline: Option<Instant>,
+    /// The other cores this one forwards to; empty for a lone router, which
+    /// then pays nothing for them.
+    peers: FxHashMap<PeerId, PeerLink>,
 }
 
 impl Router {
@@ -72,6 +78,7 @@ impl Router {
             write_stall_log: LogLimit::default(),
             budget_log: LogLimit::default(),
             drain_deadline: None,
+            peers: FxHashMap::default(),
         })
     }
 
@@ -127,9 +134,10 @@ impl Router {
         self.drain_deadline.is_some()
     }
 
-    /// Whether shutdown has finished: every connection is closed.
+    /// Whether shutdown has finished: every connection is closed, and every
+    /// frame batched for a peer handed to the driver.
     pub fn is_drained(&self) -> bool {
-        self.is_shutting_down() && self.conns.is_empty()
+        self.is_shutting_down() && self.conns.is_empty() && !self.peer_frames_pending()
     }
 
     /// A new connection was accepted. Returns its handle, whose ID is already
@@ -251,6 +259,9 @@ impl Router {
         // behind its full queue can only be dropped: release those senders now
         // rather than when it has flushed (up to `write_stall_timeout` later).
         self.to_resume.extend(c.waiters.drain(..));
+        if mem::take(&mut c.peers_told_full) {
+            peers::tell_ready(&mut self.peers, id);
+        }
         debug!(conn = id, "eof");
         if c.held.is_none() {
             self.finish_closing(id);
@@ -287,6 +298,9 @@ impl Router {
         self.stats.bytes_queued -= written as u64;
         if c.outbound.len() < self.config.outbound_low_water {
             self.to_resume.extend(c.waiters.drain(..));
+            if mem::take(&mut c.peers_told_full) {
+                peers::tell_ready(&mut self.peers, id);
+            }
         }
         if c.closing && c.outbound.is_empty() {
             self.close_if_flushed(id);
@@ -331,6 +345,7 @@ impl Router {
             }
             self.settle(now);
         }
+        self.expire_peer_timers(now);
         if self.drain_deadline.is_some_and(|deadline| deadline <= now) {
             let ids: Vec<u32> = self.conns.keys().copied().collect();
             if !ids.is_empty() {
@@ -342,6 +357,7 @@ impl Router {
             for id in ids {
                 self.close(id, CloseCause::Shutdown);
             }
+            self.discard_peer_batches(DropCause::Shutdown);
         }
         self.accept_backoff.resume_if_due(now);
         self.settle(now);
@@ -398,6 +414,7 @@ impl Router {
             self.count_discarded(discarded, DropCause::Shutdown);
             self.close_if_flushed(id);
         }
+        self.announce_draining();
         self.settle(now);
     }
 
@@ -435,10 +452,15 @@ impl Router {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let drain = self.drain_deadline.filter(|_| !self.conns.is_empty());
         let next = self.deadlines.first().map(|(at, _)| at);
-        [next, drain, self.accept_backoff.paused_until()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            next,
+            drain,
+            self.accept_backoff.paused_until(),
+            self.peer_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Decodes `input` (after anything `id` had buffered) and routes each frame,
@@ -504,11 +526,8 @@ impl Router {
         let dest = frame.dest;
         let len = frame.payload.len() as u64;
         if let Owner::Remote { node, shard } = self.ids.layout().owner_of(dest) {
-            // The one place a sharded or clustered router forwards to a peer
-            // core; a lone core has no peer to forward to.
-            trace!(from, dest, node, shard, "dropped: no route to owner");
-            self.stats.count_drop(DropCause::NoRoute, 1, len);
-            return Ok(());
+            // The one place a sharded or clustered router forwards to a peer.
+            return self.forward(from, PeerId { node, shard }, frame);
         }
         let Some(d) = self.conns.get_mut(&dest) else {
             trace!(from, dest, "dropped: unknown destination");
@@ -547,26 +566,20 @@ impl Router {
                 }
             }
         }
-        let was_empty = d.outbound.is_empty();
-        match frame.payload {
-            Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
-            Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
-        }
+        let was_empty = enqueue(
+            d,
+            dest,
+            frame.payload,
+            &mut self.ready,
+            &mut self.stats,
+            now,
+        );
         let footprint = d.current_footprint();
         self.budget.recount(dest, &mut d.footprint, footprint);
-        if d.writable && !d.in_ready_queue {
-            d.in_ready_queue = true;
-            self.ready.push_back(dest);
-        }
-        self.stats.routed.frames += 1;
-        self.stats.routed.bytes += len;
-        self.stats.bytes_queued += len;
-        trace!(from, dest, len, "routed");
         if was_empty {
-            // The write-stall clock starts when the queue stops being empty.
-            d.last_write_progress = now;
             self.reschedule(dest);
         }
+        trace!(from, dest, len, "routed");
         Ok(())
     }
 
@@ -595,7 +608,9 @@ impl Router {
             return; // Closed meanwhile, or listed twice.
         };
         self.budget.touch(id);
-        let dest_open = self.conns.get(&held.dest).is_some_and(|d| !d.closing);
+        // A remote destination's fate is its owner's, or the link's, to decide.
+        let remote = PeerId::owner_of(self.ids.layout(), held.dest).is_some();
+        let dest_open = remote || self.conns.get(&held.dest).is_some_and(|d| !d.closing);
         if !dest_open {
             self.stats
                 .count_drop(DropCause::DestinationClosed, 1, held.payload.len() as u64);
@@ -687,6 +702,9 @@ impl Router {
         self.budget
             .recount(id, &mut c.footprint, Footprint::default());
         self.to_resume.extend(c.waiters.drain(..));
+        if mem::take(&mut c.peers_told_full) {
+            peers::tell_ready(&mut self.peers, id);
+        }
         self.stats.count_close(cause);
         self.events.push_back(Event::Close(ConnHandle(id)));
         debug!(conn = id, cause = cause.name(), "closed");
@@ -771,4 +789,36 @@ impl Router {
             self.deadlines.reschedule(id, c, &self.config);
         }
     }
+}
+
+/// Queues `payload` to destination `d` (ID `dest`) and lists it ready to
+/// write. Returns whether its queue was empty, in which case its write-stall
+/// clock starts now and the caller reschedules it. Inlined: it is the
+/// routing step's hot path, as it was before peers shared it.
+#[inline]
+fn enqueue(
+    d: &mut Conn,
+    dest: u32,
+    payload: Payload<'_>,
+    ready: &mut VecDeque<u32>,
+    stats: &mut Stats,
+    now: Instant,
+) -> bool {
+    let len = payload.len() as u64;
+    let was_empty = d.outbound.is_empty();
+    match payload {
+        Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
+        Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
+    }
+    if d.writable && !d.in_ready_queue {
+        d.in_ready_queue = true;
+        ready.push_back(dest);
+    }
+    stats.routed.frames += 1;
+    stats.routed.bytes += len;
+    stats.bytes_queued += len;
+    if was_empty {
+        d.last_write_progress = now;
+    }
+    was_empty
 }

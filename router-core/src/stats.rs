@@ -34,11 +34,19 @@ pub enum DropCause {
     /// already had bytes queued, under
     /// [`OverflowPolicy::Drop`](crate::OverflowPolicy::Drop).
     MemoryBudget,
+    /// Lost between two cores: the receiving core saw a gap in the link's
+    /// sequence (the network dropped a batch, or a malformed one was refused).
+    /// Counted by the receiver.
+    InTransit,
+    /// The window to the destination's owner was full under
+    /// [`OverflowPolicy::Drop`](crate::OverflowPolicy::Drop), which never
+    /// pauses a sender.
+    PeerCongested,
 }
 
 impl DropCause {
     /// Every cause, for exporters that list them all.
-    pub const ALL: [DropCause; 9] = [
+    pub const ALL: [DropCause; 11] = [
         DropCause::UnknownDestination,
         DropCause::NoRoute,
         DropCause::DestinationFull,
@@ -48,6 +56,8 @@ impl DropCause {
         DropCause::Truncated,
         DropCause::Shutdown,
         DropCause::MemoryBudget,
+        DropCause::InTransit,
+        DropCause::PeerCongested,
     ];
 
     /// A stable `snake_case` name, for metric labels and logs.
@@ -62,6 +72,8 @@ impl DropCause {
             DropCause::Truncated => "truncated",
             DropCause::Shutdown => "shutdown",
             DropCause::MemoryBudget => "memory_budget",
+            DropCause::InTransit => "in_transit",
+            DropCause::PeerCongested => "peer_congested",
         }
     }
 }
@@ -123,9 +135,11 @@ pub struct FrameCount {
 }
 
 impl FrameCount {
+    /// Saturating: a forged peer batch may claim any number of frames lost
+    /// in transit, and a counter must not overflow on it.
     fn add(&mut self, frames: u64, bytes: u64) {
-        self.frames += frames;
-        self.bytes += bytes;
+        self.frames = self.frames.saturating_add(frames);
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 }
 
@@ -172,6 +186,24 @@ pub struct Stats {
     /// than because the destination was above its high-water mark. Also
     /// counted in [`sender_pauses`](Self::sender_pauses).
     pub budget_pauses: u64,
+    /// Frames handed to the driver for peer cores (in batches it took).
+    pub forwarded: FrameCount,
+    /// Frames received from peer cores, whatever became of them.
+    pub from_peers: FrameCount,
+    /// Payload bytes forwarded or batched for peers and not yet acknowledged,
+    /// now: at most one `peer_window` per peer.
+    pub peer_bytes_in_flight: u64,
+    /// Times a sender was paused because a peer's window was full.
+    pub peer_stalls: u64,
+    /// Batches handed to the driver for peers.
+    pub peer_batches_sent: u64,
+    /// Batches from peers taken.
+    pub peer_batches_received: u64,
+    /// Batches from peers refused whole: malformed, for another core, from an
+    /// unknown peer or another ID layout, replayed, or breaking the window.
+    pub peer_batches_rejected: u64,
+    /// Times a peer was declared unreachable after `peer_timeout` of silence.
+    pub peer_timeouts: u64,
 }
 
 impl Stats {
@@ -234,9 +266,9 @@ mod tests {
         }
         let count = |frames, bytes| FrameCount { frames, bytes };
         assert_eq!(stats.dropped(DropCause::Shutdown), count(1, 7));
-        assert_eq!(stats.dropped_total(), count(9, 36));
+        assert_eq!(stats.dropped_total(), count(11, 55));
         // Oversized (4 bytes) and Truncated (6 bytes) are not whole frames.
-        assert_eq!(stats.dropped_whole(), count(7, 36 - 4 - 6));
+        assert_eq!(stats.dropped_whole(), count(9, 55 - 4 - 6));
         for (i, cause) in CloseCause::ALL.into_iter().enumerate() {
             assert_eq!(cause as usize, i);
         }

@@ -8,11 +8,15 @@
 //! The inputs derive [`Arbitrary`](arbitrary::Arbitrary), so the fuzz targets
 //! take them typed and `cargo fuzz fmt` prints a crashing input as operations.
 
+mod cluster_ops;
 mod frame_parser;
+mod peer_wire;
 mod reference_decoder;
 mod router_ops;
 
+pub use cluster_ops::{ClusterOpsInput, cluster_ops};
 pub use frame_parser::{FrameParserInput, frame_parser};
+pub use peer_wire::{PeerWireInput, peer_wire};
 pub use router_ops::{RouterOpsInput, router_ops};
 
 /// A fuzz target: takes the fuzzer's bytes, panics on a broken invariant.
@@ -20,5 +24,9 @@ pub type FuzzTarget = fn(&[u8]);
 
 /// Every target, by the name its corpus directory and its `cargo fuzz` binary
 /// have.
-pub const TARGETS: [(&str, FuzzTarget); 2] =
-    [("frame_parser", frame_parser), ("router_ops", router_ops)];
+pub const TARGETS: [(&str, FuzzTarget); 4] = [
+    ("cluster_ops", cluster_ops),
+    ("frame_parser", frame_parser),
+    ("peer_wire", peer_wire),
+    ("router_ops", router_ops),
+];

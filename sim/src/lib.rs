@@ -18,11 +18,13 @@
 //! test suite replays their corpus through the very code the fuzzer runs.
 
 mod clock;
+pub mod cluster;
 pub mod fuzz;
 pub mod network;
 pub mod ops;
 pub mod oracle;
 pub mod payload;
+mod stream;
 mod world;
 
 pub use clock::epoch;
@@ -67,6 +69,10 @@ pub fn small_config(selector: u64) -> Config {
         // connections' worth: small enough that many seeds reach it.
         max_buffered_bytes: rng
             .usize(max_frame_bytes..=8 * (max_frame_bytes + outbound_high_water)),
+        // Peers are the cluster world's business: this one has none.
+        peer_window: Config::default().peer_window,
+        peer_timeout: Config::default().peer_timeout,
+        incarnation: 0,
     }
 }
 

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 
-use router_core::{ConnHandle, Io};
+use router_core::{ConnHandle, Io, PeerId};
 
 /// More writes than one [`Router::drive`](router_core::Router::drive) ever
 /// needs: reaching it means the router keeps offering work that never ends.
@@ -230,8 +230,8 @@ impl Io for Network {
     }
 }
 
-/// An [`Io`] whose sockets take every byte at once and forget it: the core
-/// alone, for benchmarks and memory probes.
+/// An [`Io`] whose sockets and peer links take every byte at once and forget
+/// it: the core alone, for benchmarks and memory probes.
 #[derive(Debug, Default)]
 pub struct Sink;
 
@@ -242,4 +242,7 @@ impl Io for Sink {
     fn close(&mut self, _conn: ConnHandle) {}
     fn resume_reading(&mut self, _conn: ConnHandle) {}
     fn stop_listening(&mut self) {}
+    fn send_to_peer(&mut self, _peer: PeerId, _batch: &[u8]) -> bool {
+        true
+    }
 }

@@ -4,7 +4,6 @@
 
 mod checks;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use router_core::{AcceptError, Config, ConnHandle, Router};
@@ -12,7 +11,7 @@ use router_core::{AcceptError, Config, ConnHandle, Router};
 use crate::network::{Network, Told};
 use crate::ops::{Op, Target};
 use crate::oracle::Oracle;
-use crate::payload::{self, MIN_LEN, Stamp};
+use crate::stream::ClientStream;
 
 /// Most rounds of settling (clients send and read all, the router is driven)
 /// before the simulation calls it a livelock.
@@ -41,14 +40,8 @@ pub struct Sim {
 #[derive(Debug)]
 struct Client {
     conn: ConnHandle,
-    /// Bytes written to the socket that the router has not read yet.
-    unread: Vec<u8>,
-    /// Tracked frames in `unread`: where each ends, and what it is.
-    frames_in_flight: VecDeque<(usize, Stamp, u32)>,
-    next_seq: u32,
-    /// What the client has received: its ID first, then a partial payload.
-    id_bytes: Vec<u8>,
-    partial_payload: Vec<u8>,
+    /// What it wrote and the router has not read, and what it received.
+    stream: ClientStream,
     /// The client reads all it is sent, whatever its window.
     reading: bool,
     /// The client sent EOF.
@@ -132,8 +125,8 @@ impl Sim {
                     self.router.handle_writable(conn);
                 }
                 let c = &self.clients[index];
-                if !c.eof && !c.unread.is_empty() {
-                    let all = c.unread.len();
+                if !c.eof && c.stream.unread_len() > 0 {
+                    let all = c.stream.unread_len();
                     self.router_reads_from(index, all);
                 }
             }
@@ -269,15 +262,7 @@ impl Sim {
             return;
         };
         let c = &mut self.clients[index];
-        let stamp = Stamp {
-            sender: c.conn.id(),
-            seq: c.next_seq,
-            len: u32::from(len).max(MIN_LEN as u32),
-        };
-        c.next_seq += 1;
-        router_client::encode_frame(dest, &payload::encode(stamp), &mut c.unread)
-            .expect("a tracked payload holds no 0x00");
-        c.frames_in_flight.push_back((c.unread.len(), stamp, dest));
+        c.stream.write_frame(c.conn.id(), dest, len);
     }
 
     fn garbage(&mut self, from: u8, bytes: &[u8]) {
@@ -287,11 +272,7 @@ impl Sim {
         self.oracle.record_garbage();
         let c = &mut self.clients[index];
         c.sent_garbage = true;
-        c.unread.extend(
-            bytes
-                .iter()
-                .map(|&b| if b == payload::MARKER { b - 1 } else { b }),
-        );
+        c.stream.write_raw(bytes);
     }
 
     fn router_reads(&mut self, client: u8, max: usize) {
@@ -308,18 +289,12 @@ impl Sim {
             return;
         }
         let c = &mut self.clients[index];
-        let n = max.min(c.unread.len());
-        if n == 0 {
+        if max == 0 || c.stream.unread_len() == 0 {
             return;
         }
-        let chunk: Vec<u8> = c.unread.drain(..n).collect();
+        let (chunk, read_whole) = c.stream.read(max);
         c.last_activity = self.now;
-        let complete = c.frames_in_flight.partition_point(|&(end, _, _)| end <= n);
-        let read_whole: Vec<_> = c.frames_in_flight.drain(..complete).collect();
-        for (end, _, _) in &mut c.frames_in_flight {
-            *end -= n;
-        }
-        for (_, stamp, dest) in read_whole {
+        for (stamp, dest) in read_whole {
             // A client past its EOF is closing: frames to it are dropped.
             let open = self.live_clients().any(|c| c.conn.id() == dest && !c.eof);
             self.oracle.record_sent(stamp, dest, open);
@@ -362,8 +337,7 @@ impl Sim {
         };
         let c = &mut self.clients[index];
         c.eof = true;
-        c.unread.clear();
-        c.frames_in_flight.clear();
+        c.stream.abandon_unread();
         self.router.handle_eof(c.conn, self.now);
     }
 
@@ -436,34 +410,11 @@ impl Sim {
 
     /// Client `index` received `bytes`: its ID first, then payloads, each
     /// checked by the oracle as its terminator arrives.
-    fn receive(&mut self, index: usize, mut bytes: &[u8]) {
+    fn receive(&mut self, index: usize, bytes: &[u8]) {
         let max_frame = self.router.config().max_frame_bytes;
         let c = &mut self.clients[index];
-        if c.id_bytes.len() < 4 {
-            let take = (4 - c.id_bytes.len()).min(bytes.len());
-            c.id_bytes.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if c.id_bytes.len() == 4 {
-                assert_eq!(
-                    c.id_bytes,
-                    c.conn.id().to_be_bytes(),
-                    "first 4 bytes are not the ID"
-                );
-            }
-        }
-        for &byte in bytes {
-            if byte == 0 {
-                let payload = std::mem::take(&mut c.partial_payload);
-                if let Err(error) = self
-                    .oracle
-                    .check_delivered(c.conn.id(), &payload, max_frame)
-                {
-                    panic!("bad delivery: {error}");
-                }
-            } else {
-                c.partial_payload.push(byte);
-            }
-        }
+        c.stream
+            .receive(c.conn.id(), bytes, &mut self.oracle, max_frame);
     }
 
     fn live_clients(&self) -> impl Iterator<Item = &Client> {
@@ -508,11 +459,7 @@ impl Client {
             stalled_since: None,
             last_activity: now,
             conn,
-            unread: Vec::new(),
-            frames_in_flight: VecDeque::new(),
-            next_seq: 0,
-            id_bytes: Vec::new(),
-            partial_payload: Vec::new(),
+            stream: ClientStream::default(),
             reading: true,
             eof: false,
             sent_garbage: false,

@@ -1,15 +1,17 @@
 //! The seeded simulation is only as good as what it provokes: this checks that
 //! a modest run of seeds reaches every drop cause, every close cause, refusals
 //! and paused senders, so that a change to the generator cannot quietly turn
-//! the simulation into a test that passes on a stub.
+//! the simulation into a test that passes on a stub. The causes only peers
+//! can provoke come from the cluster world's seeds.
 
 use router_core::{CloseCause, DropCause, Stats};
 
 #[test]
 fn seeded_runs_reach_every_cause() {
-    let runs: Vec<Stats> = (0..300)
+    let mut runs: Vec<Stats> = (0..300)
         .map(|seed| router_sim::run_seed(seed, 400))
         .collect();
+    runs.extend((0..100).flat_map(|seed| router_sim::cluster::run_cluster_seed(seed, 400)));
     let total = |count: &dyn Fn(&Stats) -> u64| runs.iter().map(count).sum::<u64>();
     for cause in DropCause::ALL {
         assert!(

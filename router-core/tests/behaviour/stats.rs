@@ -134,8 +134,9 @@ fn drops_and_closes_are_counted_by_cause() {
     let stats = net.router.stats();
     let dropped = DropCause::ALL.map(|cause| stats.dropped(cause).frames);
     // UnknownDestination, NoRoute, DestinationFull, DestinationClosed,
-    // Oversized, SenderClosed, Truncated, Shutdown, MemoryBudget.
-    assert_eq!(dropped, [1, 0, 1, 1, 1, 0, 1, 0, 0]);
+    // Oversized, SenderClosed, Truncated, Shutdown, MemoryBudget, InTransit,
+    // PeerCongested.
+    assert_eq!(dropped, [1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0]);
     let closed = CloseCause::ALL.map(|cause| stats.closed(cause));
     // Eof, Reset, WriteStall, Idle, ProtocolViolation, Shutdown, MemoryBudget.
     assert_eq!(closed, [1, 1, 1, 1, 1, 0, 0]);
@@ -159,7 +160,9 @@ fn cause_names_are_stable_snake_case() {
             "sender_closed",
             "truncated",
             "shutdown",
-            "memory_budget"
+            "memory_budget",
+            "in_transit",
+            "peer_congested"
         ]
     );
     let closes = CloseCause::ALL.map(CloseCause::name);
