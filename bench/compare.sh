@@ -204,7 +204,7 @@ for rep in $(seq "$REPS"); do
         interleave "$rep" 1 pingpong --pairs "$pairs"
     done
     # One ping-pong pair alone and beside a 64 KiB flood, in alternating phases.
-    interleave "$rep" 0 fairness
+    interleave "$rep" 1 fairness
     stop_all
 done
 
