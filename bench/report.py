@@ -270,16 +270,15 @@ def fairness_section(cases):
     shapes = cases.shapes("fairness")
     if not shapes:
         return ""
-    out = ["## Fairness
-
-`fairness` runs one ping-pong pair throughout, beside a pair "
+    out = ["## Fairness\n\n`fairness` runs one ping-pong pair throughout, beside a pair "
            "streaming 64 KiB messages (at most W in flight) to a partner that reads them "
            "all. The measurement window alternates quiet and flood phases of 0.25 s (the "
            "flood sends only in flood phases; the first 0.05 s of each phase is not "
-           "measured), so both sides see the same machine. *Ratio* is flood p99 ÷ quiet "
-           "p99 within a run, the median over repetitions. The load generator's own "
-           "flood work shares the cores; it costs more with the Redis and NATS clients "
-           "than on a raw router socket.\n"]
+           "measured), so both sides see the same machine. *p99 flood ÷ quiet* is taken "
+           "within each run, then the median over repetitions. `direct` is the control: "
+           "the same clients and flood without a server. The load generator's own flood "
+           "work shares the cores; it costs more with the Redis and NATS clients than on "
+           "a raw socket, so their rows are context, not a like-for-like comparison.\n"]
     rows = []
     for shp in shapes:
         for label in cases.labels:

@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn round_trips_count_only_inside_one_settled_phase() {
         let (phases, from) = alternation();
-        let at = |ms: u64| from + ms * MS;
+        let at = |ms: u32| from + ms * MS;
         assert_eq!(phases.classify(at(30), at(31)), Some(Phase::Quiet));
         assert_eq!(phases.classify(at(130), at(131)), Some(Phase::Flood));
         assert_eq!(phases.classify(at(10), at(11)), None, "still settling");
