@@ -203,6 +203,8 @@ for rep in $(seq "$REPS"); do
     for pairs in 1 64; do
         interleave "$rep" 1 pingpong --pairs "$pairs"
     done
+    # One ping-pong pair alone and beside a 64 KiB flood, in alternating phases.
+    interleave "$rep" 1 fairness
     stop_all
 done
 

@@ -258,6 +258,47 @@ def slow_section(cases):
     return "\n".join(out) + "\n"
 
 
+def fairness(side, key):
+    return lambda run: run["fairness"][side]["latency_us"][key]
+
+
+def p99_ratio(run):
+    return run["fairness"]["p99_ratio"]
+
+
+def fairness_section(cases):
+    shapes = cases.shapes("fairness")
+    if not shapes:
+        return ""
+    out = ["## Fairness\n\n`fairness` runs one ping-pong pair throughout, beside a pair "
+           "streaming 64 KiB messages (at most W in flight) to a partner that reads them "
+           "all. The measurement window alternates quiet and flood phases of 0.25 s (the "
+           "flood sends only in flood phases; the first 0.05 s of each phase is not "
+           "measured), so both sides see the same machine. *p99 flood ÷ quiet* is taken "
+           "within each run, then the median over repetitions. `direct` is the control: "
+           "the same clients and flood without a server. The load generator's own flood "
+           "work shares the cores; it costs more with the Redis and NATS clients than on "
+           "a raw socket, so their rows are context, not a like-for-like comparison.\n"]
+    rows = []
+    for shp in shapes:
+        for label in cases.labels:
+            if not cases.runs("fairness", shp, label):
+                continue
+            median = lambda getter: cases.median("fairness", shp, label, getter)
+            cells = [shape_text(shp), label]
+            cells += [fmt(median(fairness(side, key)))
+                      for side in ("quiet", "flood") for key in ("p50", "p99", "p999")]
+            mine = median(p99_ratio)
+            cells.append("—" if mine is None else f"{mine:.2f}×")
+            cells.append(fmt(median(lambda r: r["fairness"]["flood_mb_per_s"]), 0))
+            cells.append(runs_cell(cases, "fairness", shp, label))
+            rows.append(cells)
+    out.append(table(["case", "backend", "quiet p50 µs", "quiet p99 µs", "quiet p999 µs",
+                      "flood p50 µs", "flood p99 µs", "flood p999 µs",
+                      "p99 flood ÷ quiet", "flood MB/s", "runs"], rows))
+    return "\n".join(out) + "\n"
+
+
 def find(cases, workload, **want):
     """The shapes of `workload` whose parameters include `want`."""
     return [s for s in cases.shapes(workload)
@@ -330,6 +371,10 @@ def targets_section(cases):
                                 lambda r: r["server"]["rss_peak_bytes"] / 2**20)
             add(f"slow {shape_text(shp)}: {label} peak RSS (MiB)",
                 f"≤ {bound_mib:.0f}", bound_mib, peak, at_least=False, shown=fmt(peak, 1))
+    for shp in find(cases, "fairness"):
+        for label in cases.routers():
+            add(f"fairness {shape_text(shp)}: {label} ping-pong p99 with flood ÷ without",
+                "≤ 2×", 2, cases.median("fairness", shp, label, p99_ratio), at_least=False)
     for label in cases.routers():
         if label == mio:
             continue
@@ -424,6 +469,7 @@ def main():
     print(message_section(cases, "fanin", "Fan-in", "N senders to one receiver."))
     print(idle_section(cases))
     print(slow_section(cases))
+    print(fairness_section(cases))
     print(targets_section(cases))
 
 

@@ -111,6 +111,26 @@ pub(crate) enum Workload {
         #[arg(long, default_value_t = 16 * 1024)]
         flood_size: usize,
     },
+    /// One ping-pong pair, alone and beside a pair streaming large messages, in
+    /// alternating phases (quiet, flood, quiet, ...) of one run.
+    Fairness {
+        /// Payload bytes per ping (at least 25).
+        #[arg(long, short = 's', default_value_t = 64)]
+        size: usize,
+        /// Payload bytes per flood message.
+        #[arg(long, default_value_t = 64 * 1024)]
+        flood_size: usize,
+        /// Most flood messages in flight.
+        #[arg(long, default_value_t = 64)]
+        flood_window: u64,
+        /// Length of each phase, seconds.
+        #[arg(long, default_value_t = 0.25)]
+        phase: f64,
+        /// Start of each phase left out of the measurement, seconds: a flood still
+        /// draining, or starting up.
+        #[arg(long, default_value_t = 0.05)]
+        settle: f64,
+    },
 }
 
 /// Flags of a windowed streaming workload.
@@ -153,10 +173,6 @@ impl Cli {
 impl Common {
     /// The phases, validated.
     pub(crate) fn phases(&self) -> Result<Phases, BenchError> {
-        let seconds = |name: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| BenchError::Usage(format!("--{name} must be a non-negative number")))
-        };
         let phases = Phases {
             warmup: seconds("warmup", self.warmup)?,
             duration: seconds("duration", self.duration)?,
@@ -178,4 +194,10 @@ impl Common {
         }
         Ok(self.addr.to_string())
     }
+}
+
+/// The value of flag `--name`, in seconds, as a duration.
+pub(crate) fn seconds(name: &str, value: f64) -> Result<Duration, BenchError> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| BenchError::Usage(format!("--{name} must be a non-negative number")))
 }

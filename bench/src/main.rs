@@ -21,9 +21,9 @@ use clap::Parser;
 use crate::backends::Backend;
 use crate::cli::{Cli, Format, Workload};
 use crate::error::BenchError;
-use crate::report::{IdleReport, Params, RunReport, ServerReport, Throughput};
+use crate::report::{FairnessReport, IdleReport, Params, RunReport, ServerReport, Throughput};
 use crate::server::ServerProbe;
-use crate::workloads::{Launch, Measured, Phases, Timing, fanin, idle, pairs, pingpong, slow};
+use crate::workloads::{Launch, Phases, Timing, fairness, fanin, idle, pairs, pingpong, slow};
 
 /// Exit status of a run that counted verification faults.
 const EXIT_FAULTS: u8 = 3;
@@ -108,6 +108,31 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
             drop(held);
             return Ok(ok);
         }
+        Workload::Fairness {
+            size,
+            flood_size,
+            flood_window,
+            phase,
+            settle,
+        } => {
+            params.size = Some(size);
+            params.flood_size = Some(flood_size);
+            params.window = Some(flood_window);
+            let shape = fairness::FairnessShape {
+                size,
+                flood_size,
+                flood_window,
+                phase: cli::seconds("phase", phase)?,
+                settle: cli::seconds("settle", settle)?,
+            };
+            let run = |launch| fairness::run(&backend, shape, launch);
+            let (measured, usage) = with_server(phases, probe, run).await?;
+            let mut report = base_report("fairness", &backend, label, params);
+            report.server = usage.map(|usage| ServerReport::of(usage, None));
+            report.fairness = Some(FairnessReport::of(&measured, phase, settle));
+            report.faults = measured.faults;
+            return Ok(emit(report, common.format));
+        }
         Workload::Pairs(stream) => {
             set_stream_params(&mut params, stream);
             let shape = pairs_shape(stream);
@@ -161,13 +186,13 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
 /// Runs `workload` while sampling the server, if a PID was given. The sampler learns
 /// the run's timing through a channel, because the timing starts only once the
 /// workload's connections are set up.
-async fn with_server<F>(
+async fn with_server<T, F>(
     phases: Phases,
     probe: Option<ServerProbe>,
     workload: impl FnOnce(Launch) -> F,
-) -> Result<(Measured, Option<server::ServerUsage>), BenchError>
+) -> Result<(T, Option<server::ServerUsage>), BenchError>
 where
-    F: Future<Output = Result<Measured, BenchError>>,
+    F: Future<Output = Result<T, BenchError>>,
 {
     let Some(probe) = probe else {
         return Ok((workload(Launch::new(phases, None)).await?, None));
@@ -219,6 +244,7 @@ fn base_report(
         server: None,
         idle: None,
         flood_bytes: None,
+        fairness: None,
     }
 }
 

@@ -6,6 +6,7 @@ use crate::backends::BackendKind;
 use crate::server::ServerUsage;
 use crate::stats::{Faults, Tally};
 use crate::workloads::Measured;
+use crate::workloads::fairness::FairnessMeasured;
 use crate::workloads::idle::IdleOutcome;
 
 /// Everything one run reports.
@@ -37,6 +38,9 @@ pub(crate) struct RunReport {
     /// Bytes the `slow` workload's flooder got accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) flood_bytes: Option<u64>,
+    /// Round trips alone and beside a flood, for `fairness`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fairness: Option<FairnessReport>,
 }
 
 /// The run's shape; fields a workload does not use are omitted.
@@ -94,6 +98,35 @@ pub(crate) struct Latency {
     pub(crate) max: f64,
 }
 
+/// What `fairness` measured.
+#[derive(Debug, Serialize)]
+pub(crate) struct FairnessReport {
+    /// Phases in the window, quiet and flood in turn.
+    pub(crate) phases: u32,
+    /// Length of a phase, seconds.
+    pub(crate) phase_s: f64,
+    /// Start of each phase left out, seconds.
+    pub(crate) settle_s: f64,
+    /// Round trips of the quiet phases.
+    pub(crate) quiet: RoundTrips,
+    /// Round trips of the flood phases.
+    pub(crate) flood: RoundTrips,
+    /// Flood p99 divided by quiet p99; absent if either side has no round trip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) p99_ratio: Option<f64>,
+    /// Flood payload megabytes (10^6) received per second of flood phases.
+    pub(crate) flood_mb_per_s: f64,
+}
+
+/// Round trips of one kind of phase.
+#[derive(Debug, Serialize)]
+pub(crate) struct RoundTrips {
+    /// Round trips counted.
+    pub(crate) round_trips: u64,
+    /// Their round-trip time, microseconds.
+    pub(crate) latency_us: Latency,
+}
+
 /// Server usage over the run.
 #[derive(Debug, Serialize)]
 pub(crate) struct ServerReport {
@@ -131,18 +164,49 @@ impl Throughput {
     pub(crate) fn of(measured: &Measured) -> Self {
         let window_s = measured.timing.window_secs();
         let tally: &Tally = &measured.tally;
-        let percentile = |q: f64| tally.latency_ns.value_at_quantile(q) as f64 / 1000.0;
         Self {
             window_s,
             messages: tally.messages,
             msgs_per_s: tally.messages as f64 / window_s,
             mb_per_s: tally.bytes as f64 / 1e6 / window_s,
-            latency_us: Latency {
-                p50: percentile(0.5),
-                p99: percentile(0.99),
-                p999: percentile(0.999),
-                max: tally.latency_ns.max() as f64 / 1000.0,
-            },
+            latency_us: Latency::of(tally),
+        }
+    }
+}
+
+impl Latency {
+    /// Percentiles of the latency recorded in `tally`.
+    fn of(tally: &Tally) -> Self {
+        let percentile = |q: f64| tally.latency_ns.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            p50: percentile(0.5),
+            p99: percentile(0.99),
+            p999: percentile(0.999),
+            max: tally.latency_ns.max() as f64 / 1000.0,
+        }
+    }
+}
+
+impl FairnessReport {
+    /// The report of a `fairness` run with phases of `phase_s`, settling `settle_s`.
+    pub(crate) fn of(measured: &FairnessMeasured, phase_s: f64, settle_s: f64) -> Self {
+        let side = |tally: &Tally| RoundTrips {
+            round_trips: tally.messages,
+            latency_us: Latency::of(tally),
+        };
+        let (quiet, flood) = (side(&measured.quiet), side(&measured.flood));
+        let p99_ratio = (quiet.round_trips > 0 && flood.round_trips > 0)
+            .then(|| flood.latency_us.p99 / quiet.latency_us.p99);
+        // Half the window floods; a partial last phase makes this approximate.
+        let flood_secs = measured.timing.window_secs() / 2.0;
+        Self {
+            phases: measured.phases,
+            phase_s,
+            settle_s,
+            quiet,
+            flood,
+            p99_ratio,
+            flood_mb_per_s: measured.flood_received.bytes as f64 / 1e6 / flood_secs,
         }
     }
 }
@@ -206,6 +270,22 @@ impl RunReport {
                 " | {:>11.0} msg/s {:>8.1} MB/s | p50 {:.0} p99 {:.0} p999 {:.0} µs",
                 t.msgs_per_s, t.mb_per_s, t.latency_us.p50, t.latency_us.p99, t.latency_us.p999
             );
+        }
+        if let Some(f) = &self.fairness {
+            let side = |name: &str, side: &RoundTrips| {
+                let l = &side.latency_us;
+                format!(
+                    " | {name} p50 {:.0} p99 {:.0} p999 {:.0} µs ({} rt)",
+                    l.p50, l.p99, l.p999, side.round_trips
+                )
+            };
+            line += &side("quiet", &f.quiet);
+            line += &side("flood", &f.flood);
+            match f.p99_ratio {
+                Some(ratio) => line += &format!(" | p99 flood/quiet {ratio:.2}×"),
+                None => line += " | p99 flood/quiet —",
+            }
+            line += &format!(" | flood {:.0} MB/s", f.flood_mb_per_s);
         }
         if let Some(idle) = &self.idle {
             line += &format!(

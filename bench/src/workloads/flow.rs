@@ -60,12 +60,26 @@ impl Flow {
 /// Sends `size`-byte messages as sender `index` until the window closes, with at most
 /// `window` unacknowledged by the receiver. Returns the number sent.
 pub(super) async fn send(
+    tx: Sender,
+    flow: Arc<Flow>,
+    index: u32,
+    window: u64,
+    pattern: Arc<Pattern>,
+    timing: Timing,
+) -> Result<u64, BenchError> {
+    send_gated(tx, flow, index, window, pattern, timing, |_| None).await
+}
+
+/// [`send`], pausing whenever `paused_until(now)` names an instant to resume at (the
+/// quiet phases of `fairness`). Messages already in flight still arrive while paused.
+pub(super) async fn send_gated(
     mut tx: Sender,
     flow: Arc<Flow>,
     index: u32,
     window: u64,
     pattern: Arc<Pattern>,
     timing: Timing,
+    paused_until: impl Fn(Instant) -> Option<Instant>,
 ) -> Result<u64, BenchError> {
     let max_batch = (BATCH_BYTES / (pattern.size() + 5)).max(1) as u64;
     let mut seq = 0u64;
@@ -75,6 +89,10 @@ pub(super) async fn send(
             let now = Instant::now();
             if now >= timing.measure_until {
                 break;
+            }
+            if let Some(resume) = paused_until(now) {
+                tokio::time::sleep_until(resume.min(timing.measure_until).into()).await;
+                continue;
             }
             let in_flight = seq.saturating_sub(flow.received.load(Ordering::Acquire));
             if in_flight >= window {

@@ -1,6 +1,7 @@
 //! The workloads. Each sets up its clients first, then runs on a common [`Timing`]:
 //! warm-up, measurement window, and a hard deadline after which everything stops.
 
+pub(crate) mod fairness;
 pub(crate) mod fanin;
 mod flow;
 pub(crate) mod idle;

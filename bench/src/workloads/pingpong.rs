@@ -64,38 +64,72 @@ pub(crate) async fn run(
     })
 }
 
-/// Sends one message, waits for it to come back, repeats until the window closes.
+/// Round trips of pair `index`, with their round-trip time recorded if they came
+/// back inside the measurement window.
 async fn initiate(
-    (mut tx, mut rx): (Sender, Receiver),
+    duplex: (Sender, Receiver),
     index: u32,
     pattern: Arc<Pattern>,
     timing: Timing,
     done: Arc<Notify>,
 ) -> Tally {
-    let mut checker = Checker::new(pattern.clone(), timing, index, 1, true);
+    let size = pattern.size();
+    let mut measured = Tally::new();
+    let mut tally = round_trips(duplex, index, pattern, timing, done, |sent, returned| {
+        if timing.in_window(returned) {
+            measured.record(size, nanos_between(sent, returned));
+        }
+    })
+    .await;
+    tally.merge(&measured);
+    tally
+}
+
+/// Nanoseconds from `earlier` to `later`, saturating.
+pub(super) fn nanos_between(earlier: Instant, later: Instant) -> u64 {
+    later.saturating_duration_since(earlier).as_nanos() as u64
+}
+
+/// Sends one message, waits for it to come back (verified), calls
+/// `on_round_trip(sent, returned)`, and repeats until the window closes. Returns the
+/// verification faults; recording latency is the caller's, so that a workload can
+/// sort round trips (`fairness` does, by phase).
+pub(super) async fn round_trips(
+    (mut tx, mut rx): (Sender, Receiver),
+    index: u32,
+    pattern: Arc<Pattern>,
+    timing: Timing,
+    done: Arc<Notify>,
+    mut on_round_trip: impl FnMut(Instant, Instant),
+) -> Tally {
+    let mut checker = Checker::new(pattern.clone(), timing, index, 1, false);
     let mut payload = Vec::with_capacity(pattern.size());
     let mut seq = 0;
     let result: Result<(), BenchError> = async {
         while Instant::now() < timing.measure_until {
             payload.clear();
+            let sent = Instant::now();
             let header = Header {
                 sender: index,
                 seq,
-                sent_at_ns: timing.nanos(Instant::now()),
+                sent_at_ns: timing.nanos(sent),
             };
             pattern.encode_into(&mut payload, header);
             tx.queue(&payload);
             seq += 1;
             deadline(timing, tx.flush()).await?;
-            let mut returned = 0;
-            while returned == 0 {
+            let mut returned = sent;
+            while checker.take_fresh(0) == 0 {
                 deadline(
                     timing,
-                    rx.recv(|now, payload| checker.on_payload(now, payload)),
+                    rx.recv(|now, payload| {
+                        checker.on_payload(now, payload);
+                        returned = now;
+                    }),
                 )
                 .await?;
-                returned = checker.take_fresh(0);
             }
+            on_round_trip(sent, returned);
         }
         Ok(())
     }
@@ -110,7 +144,7 @@ async fn initiate(
 
 /// Returns every message it receives to its sender, verifying it on the way, until
 /// the initiator is done.
-async fn echo(
+pub(super) async fn echo(
     (mut tx, mut rx): (Sender, Receiver),
     index: u32,
     pattern: Arc<Pattern>,
