@@ -202,6 +202,83 @@ fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Resu
          (also in router_sender_pauses_total).",
         None,
         stats.budget_pauses,
+    )?;
+    encode_peer_stats(stats, encoder)
+}
+
+/// The traffic between this core and its peer shards or nodes: all zero on a
+/// lone router.
+fn encode_peer_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+    counter(
+        encoder,
+        "router_peer_frames_forwarded",
+        "Frames forwarded to peer shards or nodes that own their destination.",
+        None,
+        stats.forwarded.frames,
+    )?;
+    counter(
+        encoder,
+        "router_peer_forwarded",
+        "Payload bytes, terminators included, of the frames in router_peer_frames_forwarded_total.",
+        BYTES,
+        stats.forwarded.bytes,
+    )?;
+    counter(
+        encoder,
+        "router_peer_frames_received",
+        "Frames received from peer shards or nodes, whatever became of them.",
+        None,
+        stats.from_peers.frames,
+    )?;
+    counter(
+        encoder,
+        "router_peer_received",
+        "Payload bytes, terminators included, of the frames in router_peer_frames_received_total.",
+        BYTES,
+        stats.from_peers.bytes,
+    )?;
+    gauge(
+        encoder,
+        "router_peer_in_flight",
+        "Payload bytes forwarded to peers and not yet acknowledged now: at most peer_window per peer.",
+        BYTES,
+        stats.peer_bytes_in_flight,
+    )?;
+    counter(
+        encoder,
+        "router_peer_stalls",
+        "Times a sender was paused because the window to a peer was full.",
+        None,
+        stats.peer_stalls,
+    )?;
+    counter(
+        encoder,
+        "router_peer_batches_sent",
+        "Batches of records handed to the driver for peers.",
+        None,
+        stats.peer_batches_sent,
+    )?;
+    counter(
+        encoder,
+        "router_peer_batches_received",
+        "Batches of records taken from peers.",
+        None,
+        stats.peer_batches_received,
+    )?;
+    counter(
+        encoder,
+        "router_peer_batches_rejected",
+        "Batches from peers refused whole: malformed, for another core, from an unknown \
+         peer or another ID layout, replayed, or breaking the window.",
+        None,
+        stats.peer_batches_rejected,
+    )?;
+    counter(
+        encoder,
+        "router_peer_timeouts",
+        "Times a peer was declared unreachable after peer_timeout of silence.",
+        None,
+        stats.peer_timeouts,
     )
 }
 
@@ -308,6 +385,16 @@ mod tests {
             "router_sender_pauses_total 0\n",
             "router_budget_pauses_total 0\n",
             "router_connections_closed_total{cause=\"memory_budget\"} 0\n",
+            "router_peer_frames_forwarded_total 0\n",
+            "router_peer_forwarded_bytes_total 0\n",
+            "router_peer_frames_received_total 0\n",
+            "router_peer_received_bytes_total 0\n",
+            "router_peer_in_flight_bytes 0\n",
+            "router_peer_stalls_total 0\n",
+            "router_peer_batches_sent_total 0\n",
+            "router_peer_batches_received_total 0\n",
+            "router_peer_batches_rejected_total 0\n",
+            "router_peer_timeouts_total 0\n",
         ] {
             assert!(text.contains(sample), "no {sample:?} in:\n{text}");
         }
@@ -321,7 +408,7 @@ mod tests {
         assert!(text.contains("# UNIT router_routed_bytes bytes\n"));
         let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        assert_eq!((families, helps), (18, 18), "{text}");
+        assert_eq!((families, helps), (28, 28), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }
 
