@@ -6,9 +6,9 @@
 //! traits of [`Runtime`], which is all that `driver-tokio` and `driver-smol`
 //! implement. Each turn the task takes in what happened (a
 //! [`ShutdownHandle`] request, new connections, sockets the runtime woke),
-//! then calls [`Router::drive`](router_core::Router::drive) once, through the
-//! sockets' [`Io`](router_core::Io), and registers its waker with every
-//! source of the next turn.
+//! calling [`Router::drive`](router_core::Router::drive) through the
+//! sockets' [`Io`](router_core::Io) after each read and once at the end, and
+//! registers its waker with every source of the next turn.
 //!
 //! # One owner, no races
 //!

@@ -24,14 +24,14 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 /// the runtime has run its other tasks.
 const CONNECTIONS_PER_TURN: usize = 64;
 
-/// Reads from one connection per turn (up to 256 KiB), so that a flooding
+/// Reads from one connection per turn (up to 512 KiB), so that a flooding
 /// client cannot keep the task from the others.
-const READS_PER_TURN: usize = 4;
+const READS_PER_TURN: usize = 8;
 
 /// Bytes read in one turn, from all connections together, before the turn
-/// ends and the router writes: so that many flooding clients at once cannot
-/// stretch a turn, and the latency of everyone else, past about this much
-/// routing work. Connections left unserviced keep their place in the queue.
+/// ends and the loop looks for new readiness: so that many flooding clients
+/// at once cannot stretch a turn, and the latency of everyone else, past
+/// about this much routing work. Connections left unserviced keep their place in the queue.
 const READ_BYTES_PER_TURN: usize = 1024 * 1024;
 
 /// Connections accepted per turn, so that a connection storm cannot starve
@@ -245,6 +245,11 @@ impl<R: Runtime> RouterTask<R> {
                 Poll::Ready(Ok(n)) => {
                     bytes += n;
                     self.router.handle_input(conn, &self.scratch[..n], now);
+                    // What it sent goes out before the next read: the frames
+                    // of a flooding sender leave in steps of one read, not of
+                    // its whole budget, and a ping-pong pair beside it waits
+                    // for one read's routing at most.
+                    self.router.drive(now, &mut self.sockets);
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(error)) => self.reset(conn, &error, now),

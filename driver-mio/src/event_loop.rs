@@ -1,9 +1,9 @@
-//! The loop: readiness in, router calls, one drive per turn.
+//! The loop: readiness in, router calls, the router driven after each.
 //!
 //! Each turn waits in the poller (no longer than the router's next deadline),
-//! notes which sockets became readable or writable, accepts, reads, and then
-//! drives the router once, which writes, closes and resumes through the
-//! [`Sockets`]. Sockets are registered once, edge-triggered, for reading and
+//! notes which sockets became readable or writable, accepts, reads (driving
+//! the router after each read), and drives the router once more at the end;
+//! driving writes, closes and resumes through the [`Sockets`]. Sockets are registered once, edge-triggered, for reading and
 //! writing; the router's `wants_read` and the writes' `WouldBlock` decide
 //! what is actually read and written.
 
@@ -35,14 +35,14 @@ const _: () = assert!(usize::BITS > u32::BITS, "driver-mio needs a 64-bit target
 /// connection needs a buffer of its own.
 const SCRATCH_BYTES: usize = 64 * 1024;
 
-/// Reads from one connection per turn (up to 256 KiB) before the others get
+/// Reads from one connection per turn (up to 1 MiB) before the others get
 /// theirs, so that a flooding client cannot starve the rest.
-const READS_PER_TURN: usize = 4;
+const READS_PER_TURN: usize = 16;
 
 /// Bytes read in one turn, from all connections together, before the turn
-/// ends and the router writes: so that many flooding clients at once cannot
-/// stretch a turn, and the latency of everyone else, past about this much
-/// routing work. Connections left unread keep their place in the queue.
+/// ends and the loop looks for new readiness: so that many flooding clients
+/// at once cannot stretch a turn, and the latency of everyone else, past
+/// about this much routing work. Connections left unread keep their place in the queue.
 const READ_BYTES_PER_TURN: usize = 1024 * 1024;
 
 /// Connections accepted per turn, so that a connection storm cannot starve
@@ -206,13 +206,19 @@ impl EventLoop {
                 Ok(0) => self.router.handle_eof(conn, now),
                 Ok(n) => {
                     bytes += n;
+                    let drained = n < self.scratch.len() && !c.read_closed;
                     self.router.handle_input(conn, &self.scratch[..n], now);
+                    // What it sent goes out before the next read: the
+                    // frames of a flooding sender leave in steps of one
+                    // read, not of its whole budget, and a ping-pong pair
+                    // beside it waits for one read's routing at most.
+                    self.router.drive(now, &mut self.sockets);
                     // A read that leaves the buffer part-empty has drained the
                     // socket: with edge-triggered readiness, the next bytes
                     // bring a new event, so the `recv` that would only say
                     // `WouldBlock` is skipped (tokio does the same). Not so
                     // after a FIN or an error, which no new event announces.
-                    if n < self.scratch.len() && !c.read_closed {
+                    if drained {
                         return (ReadOutcome::Done, bytes);
                     }
                 }

@@ -2,8 +2,9 @@
 //! thread, no async runtime.
 //!
 //! The driver only moves bytes. It accepts connections, reads into one 64 KiB
-//! scratch buffer shared by every connection, then drives the router once
-//! per turn ([`Router::drive`]) through its sockets, and sleeps in the poller
+//! scratch buffer shared by every connection, drives the router
+//! ([`Router::drive`]) through its sockets after each read and once at the
+//! end of each turn, and sleeps in the poller
 //! until the next readiness event or the instant `drive` returned. Every
 //! decision (routing, pausing a sender, closing a slow consumer, draining on
 //! shutdown, what a failed write means) is the router's.
@@ -42,9 +43,10 @@
 //!   (edge-triggered, a few spurious wake-ups at most), and it is read again
 //!   at once when the router resumes it ([`Io::resume_reading`]), since no
 //!   new edge may come.
-//! - **Fairness**: each turn, a connection gets at most 4 reads (256 KiB), all
-//!   connections together at most 1 MiB, and
-//!   the listener 256 accepts before the others have their turn.
+//! - **Fairness**: each turn, a connection gets at most 16 reads (1 MiB), all
+//!   connections together at most 1 MiB, and the listener 256 accepts before
+//!   the others have their turn; the router is driven after every read, so
+//!   what a flooding client sent leaves in steps of one read.
 //! - **Time**: the loop sleeps until the instant [`Router::drive`] returned
 //!   at the latest; `drive` checks the clock itself, so a poller that wakes
 //!   early or late costs a turn, never a missed deadline.

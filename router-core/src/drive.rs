@@ -79,10 +79,12 @@ impl Router {
     /// returns when it next wants to be driven if nothing happens first (the
     /// instant of [`poll_timeout`](Self::poll_timeout)).
     ///
-    /// Call it after any `handle_*` call, or after a batch of them (one
-    /// `drive` per turn of a driver's loop, after its reads, lets frames from
-    /// many reads leave in one write per destination), and when the instant it
-    /// returned has come. It handles the timeouts due at `now`, then closes
+    /// Call it after any `handle_*` call, or after a batch of them, and when
+    /// the instant it returned has come. This project's drivers drive after
+    /// every read, so that what a flooding client sent leaves in steps of one
+    /// read and a quiet pair beside it waits for one read's routing at most
+    /// (driving once per turn, after all its reads, measured far worse for
+    /// such a pair), and once more at the end of each turn. It handles the timeouts due at `now`, then closes
     /// sockets, resumes readers and writes what is queued until every
     /// connection is written out or its socket would block, and hands each
     /// peer core its next batch, if it has one. Calling it with nothing to
