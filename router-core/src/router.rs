@@ -572,10 +572,9 @@ impl Router {
             frame.payload,
             &mut self.ready,
             &mut self.stats,
+            &mut self.budget,
             now,
         );
-        let footprint = d.current_footprint();
-        self.budget.recount(dest, &mut d.footprint, footprint);
         if was_empty {
             self.reschedule(dest);
         }
@@ -791,10 +790,11 @@ impl Router {
     }
 }
 
-/// Queues `payload` to destination `d` (ID `dest`) and lists it ready to
-/// write. Returns whether its queue was empty, in which case its write-stall
-/// clock starts now and the caller reschedules it. Inlined: it is the
-/// routing step's hot path, as it was before peers shared it.
+/// Queues `payload` to destination `d` (ID `dest`), accounts its memory in
+/// the budget, and lists it ready to write. Returns whether its queue was
+/// empty, in which case its write-stall clock starts now and the caller
+/// reschedules it. Inlined: it is the routing step's hot path, shared by
+/// frames from clients and from peers.
 #[inline]
 fn enqueue(
     d: &mut Conn,
@@ -802,6 +802,7 @@ fn enqueue(
     payload: Payload<'_>,
     ready: &mut VecDeque<u32>,
     stats: &mut Stats,
+    budget: &mut MemoryBudget,
     now: Instant,
 ) -> bool {
     let len = payload.len() as u64;
@@ -810,6 +811,8 @@ fn enqueue(
         Payload::Borrowed(bytes) => d.outbound.push_slice(bytes),
         Payload::Owned(bytes) => d.outbound.push_bytes(bytes),
     }
+    let footprint = d.current_footprint();
+    budget.recount(dest, &mut d.footprint, footprint);
     if d.writable && !d.in_ready_queue {
         d.in_ready_queue = true;
         ready.push_back(dest);

@@ -395,10 +395,9 @@ impl Router {
             Payload::Borrowed(payload),
             &mut self.ready,
             &mut self.stats,
+            &mut self.budget,
             now,
         );
-        let footprint = d.current_footprint();
-        self.budget.recount(dest, &mut d.footprint, footprint);
         if was_empty {
             self.reschedule(dest);
         }
