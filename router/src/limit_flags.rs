@@ -31,7 +31,11 @@ impl Args for LimitFlags {
                 Arg::new(limit.name)
                     .long(flag(limit))
                     .value_name(value_name(limit.kind))
-                    .help(format!("{} {}", limit.help, syntax(limit.kind)))
+                    .help(
+                        format!("{} {}", limit.help, syntax(limit.kind))
+                            .trim_end()
+                            .to_owned(),
+                    )
                     .value_parser(value_parser(limit.kind))
                     .default_value(shown(limit.get(&defaults))),
             )
