@@ -2,7 +2,7 @@
 # Compares the router (each driver in $DRIVERS) with Redis pub/sub, NATS and a
 # serverless loopback baseline, and writes BENCHMARKS.md.
 #
-#   bench/compare.sh                 # full run, every driver: ~17 min on 2 cores
+#   bench/compare.sh                 # full run, every driver: ~19 min on 2 cores
 #   QUICK=1 bench/compare.sh         # smoke test, ~2 min
 #   DRIVERS=mio REPS=5 bench/compare.sh
 #
