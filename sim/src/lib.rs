@@ -24,6 +24,7 @@ pub mod network;
 pub mod ops;
 pub mod oracle;
 pub mod payload;
+mod pick;
 mod stream;
 mod world;
 

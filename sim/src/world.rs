@@ -439,17 +439,7 @@ impl Sim {
     }
 
     fn nth_where(&self, index: u8, keep: impl Fn(&Client) -> bool) -> Option<usize> {
-        let count = self.clients.iter().filter(|c| keep(c)).count();
-        if count == 0 {
-            return None;
-        }
-        let wanted = usize::from(index) % count;
-        self.clients
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| keep(c))
-            .nth(wanted)
-            .map(|(i, _)| i)
+        crate::pick::nth_where(&self.clients, index, keep)
     }
 }
 
