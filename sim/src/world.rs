@@ -124,11 +124,7 @@ impl Sim {
                 if self.network.socket(conn).unblock() {
                     self.router.handle_writable(conn);
                 }
-                let c = &self.clients[index];
-                if !c.eof && c.stream.unread_len() > 0 {
-                    let all = c.stream.unread_len();
-                    self.router_reads_from(index, all);
-                }
+                self.router_reads_all_it_will(index);
             }
             self.drive();
             self.check_invariants();
@@ -277,17 +273,32 @@ impl Sim {
 
     fn router_reads(&mut self, client: u8, max: usize) {
         if let Some(index) = self.pick_sender(client) {
-            self.router_reads_from(index, max.min(self.max_read));
+            self.router_reads_from(index, max);
+        }
+    }
+
+    /// The router reads client `index` until it has read everything the
+    /// client sent or no longer wants to read it, one driver-sized read at a
+    /// time.
+    fn router_reads_all_it_will(&mut self, index: usize) {
+        while !self.clients[index].eof
+            && self.clients[index].stream.unread_len() > 0
+            && self.router.wants_read(self.clients[index].conn)
+        {
+            self.router_reads_from(index, self.max_read);
         }
     }
 
     /// The router reads up to `max` bytes from client `index`, as a driver
-    /// would: only while it wants to read that client.
+    /// would: only while it wants to read that client, and no more than a
+    /// driver's read buffer holds (`max_read`), which the buffer bound
+    /// checked after every step assumes.
     fn router_reads_from(&mut self, index: usize, max: usize) {
         let conn = self.clients[index].conn;
         if !self.router.wants_read(conn) {
             return;
         }
+        let max = max.min(self.max_read);
         let c = &mut self.clients[index];
         if max == 0 || c.stream.unread_len() == 0 {
             return;

@@ -137,7 +137,7 @@ impl Cluster {
             ClusterOp::Send { from, to, len } => self.send(from, to, len),
             ClusterOp::Deliver { client, max } => {
                 if let Some(index) = self.pick_sender(client) {
-                    self.deliver_to(index, usize::from(max).clamp(1, self.max_read));
+                    self.deliver_to(index, usize::from(max).max(1));
                 }
             }
             ClusterOp::Read { client, bytes } => self.open_window(client, usize::from(bytes)),
@@ -255,12 +255,15 @@ impl Cluster {
     }
 
     /// The router of client `index` reads up to `max` of its bytes, if it
-    /// wants to read that client.
+    /// wants to read that client, and no more than a driver's read buffer
+    /// holds (`max_read`), which the buffer bound checked after every step
+    /// assumes.
     fn deliver_to(&mut self, index: usize, max: usize) {
         let (router, conn) = (self.clients[index].router, self.clients[index].conn);
         if !self.routers[router].wants_read(conn) {
             return;
         }
+        let max = max.min(self.max_read);
         let c = &mut self.clients[index];
         if max == 0 || c.stream.unread_len() == 0 {
             return;
@@ -407,9 +410,13 @@ impl Cluster {
             self.clients[index].reading = true;
             self.socket(index).set_reading(true);
             self.report_writable(index);
-            let all = self.clients[index].stream.unread_len();
-            if !self.clients[index].eof && all > 0 {
-                self.deliver_to(index, all);
+            // One driver-sized read at a time, until all is read or the
+            // router stops reading.
+            while !self.clients[index].eof
+                && self.clients[index].stream.unread_len() > 0
+                && self.routers[self.clients[index].router].wants_read(self.clients[index].conn)
+            {
+                self.deliver_to(index, self.max_read);
             }
         }
     }
