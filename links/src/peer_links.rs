@@ -1,0 +1,34 @@
+//! What a driver needs of the links to its core's peers.
+
+use router_core::PeerId;
+
+/// A peer core became reachable or unreachable, for the driver to tell its
+/// router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerChange {
+    /// Report it with [`Router::handle_peer_up`](router_core::Router::handle_peer_up).
+    Up(PeerId),
+    /// Report it with [`Router::handle_peer_down`](router_core::Router::handle_peer_down).
+    Down(PeerId),
+}
+
+/// The links from one router core to all of its peers, as its driver sees
+/// them. Every method returns at once.
+pub trait PeerLinks: Send {
+    /// The next change in a peer's reachability since the last call, if any.
+    /// A link reports each of its peers `Up` once before carrying anything
+    /// for it.
+    fn poll_change(&mut self) -> Option<PeerChange>;
+
+    /// Hands `batch` to the link that reaches `peer`, and rings the peer's
+    /// doorbell if it is in this process. `false` if the link cannot take it
+    /// now (full, or not connected): the router keeps the batch and offers it
+    /// again later.
+    fn send(&mut self, peer: PeerId, batch: &[u8]) -> bool;
+
+    /// Hands every batch that has arrived for this core, in arrival order per
+    /// peer, to `take`, up to a bound of the link's own so that one turn of
+    /// the loop stays short; returns how many it handed over. Call it again
+    /// on the next turn if it returned its bound.
+    fn receive(&mut self, take: &mut dyn FnMut(&[u8])) -> usize;
+}
