@@ -22,6 +22,10 @@ use tracing::{debug, warn};
 use crate::sockets::Sockets;
 use crate::stats_observer::StatsObserver;
 
+mod tls;
+
+pub(crate) use tls::TlsSockets;
+
 /// The listener's token, above every client ID so that the two never meet.
 pub(crate) const LISTENER: Token = Token(usize::MAX);
 /// The shutdown waker's token, likewise above every client ID.
@@ -33,7 +37,7 @@ const _: () = assert!(usize::BITS > u32::BITS, "driver-mio needs a 64-bit target
 
 /// One read buffer for the whole loop: the router copies what it keeps, so no
 /// connection needs a buffer of its own.
-const SCRATCH_BYTES: usize = 64 * 1024;
+pub(crate) const SCRATCH_BYTES: usize = 64 * 1024;
 
 /// Reads from one connection per turn (up to 1 MiB) before the others get
 /// theirs, so that a flooding client cannot starve the rest.
@@ -67,6 +71,8 @@ pub(crate) struct EventLoop {
     /// Registration fails for every connection alike once the poller is out
     /// of room (`max_user_watches`): one warning per interval then.
     register_warnings: LogLimit,
+    /// With TLS on: the layer and the sockets it holds.
+    tls: Option<TlsSockets>,
 }
 
 impl EventLoop {
@@ -85,7 +91,12 @@ impl EventLoop {
             shutdown_requested,
             stats_observer: None,
             register_warnings: LogLimit::default(),
+            tls: None,
         }
+    }
+
+    pub(crate) fn serve_tls_with(&mut self, tls: TlsSockets) {
+        self.tls = Some(tls);
     }
 
     pub(crate) fn observe_stats(&mut self, observer: StatsObserver) {
@@ -119,8 +130,15 @@ impl EventLoop {
                 self.router.shutdown(now);
             }
             self.accept_pending(now);
+            self.serve_tls(now);
             self.read_queued(now);
             next_deadline = self.router.drive(now, &mut self.sockets);
+            if self.tls.is_some() {
+                // Closes the drive made may linger; the handshakes' deadlines
+                // wake the loop too.
+                self.serve_tls(now);
+                next_deadline = earliest(next_deadline, self.tls_deadline());
+            }
             if let Some(observer) = &mut self.stats_observer {
                 observer.observe(self.router.stats());
             }
@@ -149,10 +167,12 @@ impl EventLoop {
             LISTENER => self.listener_ready = true,
             // The shutdown flag is checked on every turn.
             WAKER => {}
+            token if self.tls.as_mut().is_some_and(|t| t.note_ready(token)) => {}
             // Every other token is a connection's: its client's ID.
             token => {
                 let conn = ConnHandle(token.0 as u32);
                 if readiness.is_writable() {
+                    self.flush_session(conn);
                     self.router.handle_writable(conn);
                 }
                 // An error is left for the read to report, after any bytes
@@ -207,7 +227,17 @@ impl EventLoop {
                 Ok(n) => {
                     bytes += n;
                     let drained = n < self.scratch.len() && !c.read_closed;
-                    self.router.handle_input(conn, &self.scratch[..n], now);
+                    match &mut c.session {
+                        None => self.router.handle_input(conn, &self.scratch[..n], now),
+                        Some(session) => {
+                            let plaintext = match &mut self.tls {
+                                Some(t) => &mut t.plaintext[..],
+                                None => &mut [],
+                            };
+                            let ciphertext = &self.scratch[..n];
+                            session.deliver(ciphertext, plaintext, &mut self.router, conn, now);
+                        }
+                    }
                     // What it sent goes out before the next read: the
                     // frames of a flooding sender leave in steps of one
                     // read, not of its whole budget, and a ping-pong pair
@@ -257,8 +287,12 @@ impl EventLoop {
         }
     }
 
-    /// Hands a new socket to the router, which sends it its ID or refuses it.
+    /// Hands a new socket to the router, which sends it its ID or refuses it;
+    /// with TLS on, to its handshake first.
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.tls.is_some() {
+            return self.admit_tls(stream, peer, now);
+        }
         let Ok(conn) = self.router.handle_accept(now) else {
             debug!(%peer, "refused");
             return; // Refused: dropping the socket closes it unwritten.
@@ -276,7 +310,7 @@ impl EventLoop {
             Token(conn.id() as usize),
             Interest::READABLE | Interest::WRITABLE,
         );
-        self.sockets.insert(conn, stream, peer);
+        self.sockets.insert(conn, stream, peer, None);
         if let Err(error) = registered {
             if let Some(suppressed) = self.register_warnings.allow(now) {
                 warn!(
@@ -288,6 +322,14 @@ impl EventLoop {
             }
             self.router.handle_reset(conn, now);
         }
+    }
+}
+
+/// The earlier of two deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

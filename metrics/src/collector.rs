@@ -282,7 +282,7 @@ fn encode_peer_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt:
     )
 }
 
-fn counter(
+pub(crate) fn counter(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -293,7 +293,7 @@ fn counter(
     metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
 }
 
-fn gauge(
+pub(crate) fn gauge(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -304,7 +304,7 @@ fn gauge(
     metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
 }
 
-fn counter_by_cause<const N: usize>(
+pub(crate) fn counter_by_cause<const N: usize>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,

@@ -72,6 +72,18 @@ impl MetricsServer {
     /// Binds `addr` and serves `cell`'s metrics from a new thread. Bind port
     /// 0 to let the OS pick, then read [`local_addr`](Self::local_addr).
     pub fn bind(addr: SocketAddr, cell: StatsCell) -> Result<MetricsServer, MetricsError> {
+        Self::bind_registry(addr, registry(cell))
+    }
+
+    /// As [`bind`](Self::bind), serving `registry`: the router's
+    /// [`registry`] with more collectors registered (a [`TlsCollector`],
+    /// say).
+    ///
+    /// [`TlsCollector`]: crate::TlsCollector
+    pub fn bind_registry(
+        addr: SocketAddr,
+        registry: Registry,
+    ) -> Result<MetricsServer, MetricsError> {
         let bind_error = |source| MetricsError::Bind { addr, source };
         let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
@@ -84,7 +96,7 @@ impl MetricsServer {
             let _in_runtime = runtime.enter();
             TcpListener::from_std(listener).map_err(MetricsError::Start)?
         };
-        let registry = Arc::new(registry(cell));
+        let registry = Arc::new(registry);
         let (stop, stopped) = oneshot::channel();
         let thread = thread::Builder::new()
             .name("metrics".to_owned())

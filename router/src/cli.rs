@@ -8,6 +8,7 @@ use router::Driver;
 use router_core::{Config, ConfigError};
 
 use crate::limit_flags::{LimitFlags, flag};
+use crate::tls_flags::TlsFlags;
 
 /// A TCP message router: each client is sent its ID, then every frame
 /// `[dest: u32][payload][0x00]` it sends is delivered to client `dest`.
@@ -39,6 +40,10 @@ pub(crate) struct Cli {
     /// The router's limits, one flag each.
     #[command(flatten)]
     limits: LimitFlags,
+
+    /// TLS for client connections.
+    #[command(flatten)]
+    pub(crate) tls: TlsFlags,
 }
 
 /// How log lines are written.

@@ -137,6 +137,16 @@ impl Server {
         }
     }
 
+    /// Serves clients over TLS through `tls` (see `router_tls`), on any
+    /// driver: a client gets its ID once its handshake completes.
+    pub fn with_tls(self, tls: router_tls::Tls) -> Server {
+        match self {
+            Server::Mio(server) => Server::Mio(Box::new(server.with_tls(tls))),
+            Server::Tokio(server) => Server::Tokio(server.with_tls(tls)),
+            Server::Smol(server) => Server::Smol(server.with_tls(tls)),
+        }
+    }
+
     /// Serves on the calling thread until a [`ShutdownHandle::shutdown`] has
     /// been drained, and returns the router's final counters.
     pub fn run(self) -> io::Result<Stats> {

@@ -43,7 +43,17 @@ type StatsObserver = Box<dyn FnMut(&Stats) + Send>;
 
 /// Binds `127.0.0.1:0` and runs `driver` with `config` on its own thread.
 pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
-    launch(driver, config, Box::new(|_| {}))
+    launch(driver, config, Box::new(|_| {}), None)
+}
+
+/// As [`start_observed`], serving TLS with `tls` (see `router_tls`).
+pub fn start_tls(
+    driver: Driver,
+    config: Config,
+    tls: router_tls::Tls,
+    observer: impl FnMut(&Stats) + Send + 'static,
+) -> io::Result<TestRouter> {
+    launch(driver, config, Box::new(observer), Some(tls))
 }
 
 /// As [`start`], with `observer` installed as the driver's stats observer
@@ -53,14 +63,22 @@ pub fn start_observed(
     config: Config,
     observer: impl FnMut(&Stats) + Send + 'static,
 ) -> io::Result<TestRouter> {
-    launch(driver, config, Box::new(observer))
+    launch(driver, config, Box::new(observer), None)
 }
 
-fn launch(driver: Driver, config: Config, observer: StatsObserver) -> io::Result<TestRouter> {
+fn launch(
+    driver: Driver,
+    config: Config,
+    observer: StatsObserver,
+    tls: Option<router_tls::Tls>,
+) -> io::Result<TestRouter> {
     let listener = router::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
     let router = Router::new(config)
         .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
-    let server = Server::new(driver, listener, router)?.with_stats_observer(observer);
+    let mut server = Server::new(driver, listener, router)?.with_stats_observer(observer);
+    if let Some(tls) = tls {
+        server = server.with_tls(tls);
+    }
     let addr = server.local_addr()?;
     let shutdown = server.shutdown_handle();
     TestRouter::spawn(

@@ -203,6 +203,12 @@ impl Tls {
         }
     }
 
+    /// Whether `id` has records its socket has not taken yet: the driver
+    /// waits for its writability then.
+    pub fn wants_flush(&self, id: PendingId) -> bool {
+        self.pending.get(&id).is_some_and(|p| p.conn.wants_write())
+    }
+
     /// Hands over the session of a connection whose handshake completed
     /// ([`TlsEvent::Established`]), with the plaintext the client sent
     /// behind its handshake, for the router once it has given an ID.
@@ -247,6 +253,11 @@ impl Tls {
             Some(State::Established | State::Closing) => self.close(id),
             None => {}
         }
+    }
+
+    /// The settings it was made with.
+    pub fn config(&self) -> &TlsConfig {
+        &self.config
     }
 
     /// Connections handshaking now.

@@ -3,8 +3,11 @@
 //! slices in and records out to the socket.
 
 use std::io::{self, IoSlice, Read, Write};
+use std::time::Instant;
 
+use router_core::{ConnHandle, Router};
 use rustls::ServerConnection;
+use tracing::debug;
 
 /// An established connection's TLS state. The driver keeps it beside the
 /// socket of the client the router gave an ID, and passes every read and
@@ -43,6 +46,30 @@ impl Session {
         deliver: impl FnMut(&[u8]),
     ) -> Result<Received, rustls::Error> {
         receive(&mut self.conn, ciphertext, plaintext, deliver)
+    }
+
+    /// [`receive`](Self::receive) for `conn`'s client, with what follows
+    /// told to `router`: the plaintext as input, `close_notify` as EOF, a
+    /// broken record as a reset. What every driver does with a read.
+    pub fn deliver(
+        &mut self,
+        ciphertext: &[u8],
+        plaintext: &mut [u8],
+        router: &mut Router,
+        conn: ConnHandle,
+        now: Instant,
+    ) {
+        let received = self.receive(ciphertext, plaintext, |bytes| {
+            router.handle_input(conn, bytes, now)
+        });
+        match received {
+            Ok(Received::Open) => {}
+            Ok(Received::Closed) => router.handle_eof(conn, now),
+            Err(error) => {
+                debug!(conn = conn.id(), %error, "TLS failed: resetting");
+                router.handle_reset(conn, now);
+            }
+        }
     }
 
     /// Encrypts a prefix of `slices` and writes it to `socket`, the way
