@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use router_core::LogLimit;
+use router_core::{ConnHandle, LogLimit, Router};
 use rustc_hash::FxHashMap;
 use rustls::ServerConnection;
 use tracing::{debug, warn};
@@ -215,6 +215,26 @@ impl Tls {
     pub fn take_session(&mut self, id: PendingId) -> Option<(Session, Vec<u8>)> {
         let p = self.pending.remove(&id)?;
         Some((Session::new(p.conn), p.early))
+    }
+
+    /// Gives the client whose handshake completed ([`TlsEvent::Established`])
+    /// its ID: takes its session, asks `router` for an ID, and hands the
+    /// router what the client sent behind its handshake. The driver then
+    /// serves the socket as `conn`'s, through the session. `None` if the
+    /// router refused it (connection limit, shutdown): the driver drops the
+    /// socket, as it does a plain one the router refuses.
+    pub fn admit(
+        &mut self,
+        id: PendingId,
+        router: &mut Router,
+        now: Instant,
+    ) -> Option<(ConnHandle, Session)> {
+        let (session, early) = self.take_session(id)?;
+        let conn = router.handle_accept(now).ok()?;
+        // Nothing is written before the next drive, by which time the
+        // driver has the socket under `conn`.
+        router.handle_input(conn, &early, now);
+        Some((conn, session))
     }
 
     /// The next thing the layer wants done, until `None`.

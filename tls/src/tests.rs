@@ -145,6 +145,24 @@ struct Blocking {
     room: usize,
 }
 
+impl Blocking {
+    fn with_room(room: usize) -> Self {
+        Blocking {
+            taken: Vec::new(),
+            room,
+        }
+    }
+}
+
+/// A pair past its handshake, and the server's session.
+fn established(now: Instant) -> (Pair, Session) {
+    let pki = TestPki::new();
+    let mut pair = Pair::new(&pki, false, pki.client_config(None), now);
+    pair.handshake(now);
+    let (session, _) = pair.tls.take_session(pair.id).expect("established");
+    (pair, session)
+}
+
 impl Write for Blocking {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = buf.len().min(self.room - self.taken.len());
@@ -161,15 +179,9 @@ impl Write for Blocking {
 
 #[test]
 fn a_blocked_socket_keeps_the_records_and_takes_no_more_plaintext() {
-    let pki = TestPki::new();
     let now = Instant::now();
-    let mut pair = Pair::new(&pki, false, pki.client_config(None), now);
-    pair.handshake(now);
-    let (mut session, _) = pair.tls.take_session(pair.id).unwrap();
-    let mut socket = Blocking {
-        taken: Vec::new(),
-        room: 100,
-    };
+    let (mut pair, mut session) = established(now);
+    let mut socket = Blocking::with_room(100);
     let payload = vec![b'x'; 10_000];
     assert_eq!(
         session
@@ -270,25 +282,36 @@ fn mutual_tls_accepts_the_cas_clients_only() {
 
 #[test]
 fn a_lingering_close_is_held_until_flushed_or_out_of_time() {
-    let pki = TestPki::new();
     let now = Instant::now();
-    let mut pair = Pair::new(&pki, false, pki.client_config(None), now);
-    pair.handshake(now);
-    let (mut session, _) = pair.tls.take_session(pair.id).unwrap();
-    let mut socket = Blocking {
-        taken: Vec::new(),
-        room: 10,
-    };
+    let (mut pair, mut session) = established(now);
+    let mut socket = Blocking::with_room(10);
     session
         .write(&[IoSlice::new(&[b'y'; 1000])], &mut socket)
         .unwrap();
     session.close(&mut socket);
     assert!(session.wants_flush());
     let lingering = pair.tls.linger(session, now).expect("room to linger");
+    let deadline = now + TlsLimits::default().handshake_timeout;
+    assert_eq!(pair.tls.poll_timeout(), Some(deadline));
     pair.tls.flush(lingering, &mut socket, now);
     assert_eq!(pair.tls.poll_event(), None, "still blocked");
     let mut open = Vec::new();
     pair.tls.flush(lingering, &mut open, now);
     assert_eq!(pair.tls.poll_event(), Some(TlsEvent::Close(lingering)));
-    assert_eq!(pair.counters.failed(HandshakeFailure::Timeout), 0);
+
+    // A client that never reads again is given up at the deadline.
+    let (mut pair, mut session) = established(now);
+    let mut stuck = Blocking::with_room(10);
+    session
+        .write(&[IoSlice::new(&[b'z'; 1000])], &mut stuck)
+        .unwrap();
+    session.close(&mut stuck);
+    let lingering = pair.tls.linger(session, now).expect("room to linger");
+    pair.tls.handle_timeout(deadline);
+    assert_eq!(pair.tls.poll_event(), Some(TlsEvent::Close(lingering)));
+    assert_eq!(
+        pair.counters.failed(HandshakeFailure::Timeout),
+        0,
+        "not a handshake"
+    );
 }

@@ -160,11 +160,10 @@ impl<R: Runtime> RouterTask<R> {
         let Some(t) = &mut self.tls else {
             return;
         };
-        let (Some(p), Some((session, early))) = (t.pending.remove(&id), t.tls.take_session(id))
-        else {
+        let Some(p) = t.pending.remove(&id) else {
             return;
         };
-        let Ok(conn) = self.router.handle_accept(now) else {
+        let Some((conn, session)) = t.tls.admit(id, &mut self.router, now) else {
             debug!(peer = %p.peer, "refused");
             return;
         };
@@ -172,7 +171,6 @@ impl<R: Runtime> RouterTask<R> {
         // Queued for service, whose first read registers its interest.
         self.sockets
             .insert(conn, p.socket, p.peer, Some(Box::new(session)));
-        self.router.handle_input(conn, &early, now);
     }
 
     /// The earliest deadline of a handshake or a lingering close.

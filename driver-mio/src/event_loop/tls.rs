@@ -156,12 +156,10 @@ impl EventLoop {
         let Some(t) = &mut self.tls else {
             return;
         };
-        let (Some((mut stream, peer)), Some((session, early))) =
-            (t.pending.remove(&id), t.tls.take_session(id))
-        else {
+        let Some((mut stream, peer)) = t.pending.remove(&id) else {
             return;
         };
-        let Ok(conn) = self.router.handle_accept(now) else {
+        let Some((conn, session)) = t.tls.admit(id, &mut self.router, now) else {
             debug!(%peer, "refused");
             return;
         };
@@ -177,7 +175,6 @@ impl EventLoop {
             self.router.handle_reset(conn, now);
             return;
         }
-        self.router.handle_input(conn, &early, now);
         // The client's next bytes may be in the kernel already, announced
         // by an edge taken while it was pending.
         self.sockets.queue_read(conn);
