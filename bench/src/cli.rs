@@ -45,6 +45,10 @@ pub(crate) struct Common {
     /// whatever has not arrived by then counts as lost.
     #[arg(long, default_value_t = 5.0, global = true)]
     pub(crate) grace: f64,
+    /// Connect over TLS, trusting the CAs in this PEM file (router and nats
+    /// backends; the server's certificate must be for `localhost`).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
     /// PID of the server, to report its CPU time and memory from /proc.
     #[arg(long, global = true)]
     pub(crate) server_pid: Option<u32>,

@@ -66,7 +66,11 @@ fn raise_open_file_limit() {
 async fn run(cli: Cli) -> Result<bool, BenchError> {
     let common = &cli.common;
     let phases = common.phases()?;
-    let backend = Backend::new(common.backend, &common.loopback_addr()?)?;
+    let backend = Backend::new(
+        common.backend,
+        &common.loopback_addr()?,
+        common.tls_ca.as_deref(),
+    )?;
     let probe = common
         .server_pid
         .map(|pid| {
