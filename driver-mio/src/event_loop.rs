@@ -172,7 +172,9 @@ impl EventLoop {
             token => {
                 let conn = ConnHandle(token.0 as u32);
                 if readiness.is_writable() {
-                    self.flush_session(conn);
+                    if self.tls.is_some() {
+                        self.flush_session(conn);
+                    }
                     self.router.handle_writable(conn);
                 }
                 // An error is left for the read to report, after any bytes
