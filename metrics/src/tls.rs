@@ -75,3 +75,64 @@ impl Collector for TlsCollector {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use prometheus_client::encoding::text;
+    use prometheus_client::registry::Registry;
+    use router_tls::test_certs::TestPki;
+    use router_tls::{Tls, TlsLimits};
+
+    use super::*;
+
+    fn exposition(collector: TlsCollector) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(collector));
+        let mut text = String::new();
+        text::encode(&mut text, &registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn without_tls_a_scrape_says_so_and_nothing_more() {
+        let text = exposition(TlsCollector::off());
+        assert!(text.contains("router_tls_enabled 0\n"), "{text}");
+        assert!(text.contains("router_tls_client_auth 0\n"), "{text}");
+        assert!(!text.contains("handshakes"), "{text}");
+    }
+
+    #[test]
+    fn with_tls_every_failure_cause_is_listed_and_counted() {
+        let pki = TestPki::new();
+        let counters = Arc::new(TlsCounters::default());
+        let mut tls = Tls::new(
+            pki.server_config(true, TlsLimits::default()),
+            Arc::clone(&counters),
+        );
+        let now = Instant::now();
+        let id = tls.accept(now).unwrap();
+        tls.handle_input(id, b"not a ClientHello", now);
+
+        let text = exposition(TlsCollector::on(counters, true));
+        assert!(text.contains("router_tls_enabled 1\n"), "{text}");
+        assert!(text.contains("router_tls_client_auth 1\n"), "{text}");
+        assert!(
+            text.contains("router_tls_handshakes_completed_total 0\n"),
+            "{text}"
+        );
+        for cause in HandshakeFailure::ALL {
+            let count = u64::from(cause == HandshakeFailure::Protocol);
+            let sample = format!(
+                "router_tls_handshakes_failed_total{{cause=\"{}\"}} {count}\n",
+                cause.name()
+            );
+            assert!(text.contains(&sample), "no {sample:?} in:\n{text}");
+            assert!(
+                text.contains(&format!("{} (", cause.name())),
+                "help for {cause:?}"
+            );
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use router_core::Config;
-use router_tests::{Driver, TlsClient, driver_tests, frame, start_tls, within};
+use router_tests::{Driver, RouterProcess, TlsClient, driver_tests, frame, start_tls, within};
 use router_tls::test_certs::TestPki;
 use router_tls::{HandshakeFailure, Tls, TlsCounters, TlsLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,6 +23,7 @@ driver_tests! {
     mutual_tls_admits_only_the_cas_clients,
     a_stalled_handshake_is_closed_on_time,
     garbage_instead_of_a_client_hello_is_refused_and_counted,
+    the_binary_serves_mutual_tls_from_its_flags,
 }
 
 /// A TLS layer for `pki`'s server certificate, and its counters.
@@ -244,4 +245,37 @@ async fn garbage_instead_of_a_client_hello_is_refused_and_counted(
     assert_eq!(stats.connections_accepted, 0);
     assert_eq!(counters.failed(HandshakeFailure::Protocol), 1);
     Ok(())
+}
+
+/// `router --tls-cert --tls-key --tls-client-ca`, as an operator runs it:
+/// a client with the CA's certificate is served, one without gets no ID,
+/// and the router still drains and exits 0.
+async fn the_binary_serves_mutual_tls_from_its_flags(driver: Driver) -> io::Result<()> {
+    let pki = TestPki::new();
+    let path = |name| pki.path(name).display().to_string();
+    let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+    let router = RouterProcess::spawn(
+        driver,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &ca,
+        ],
+    )
+    .await?;
+    let trusted = pki.client_config(Some(&pki.issue("operator's client")));
+    let mut client = TlsClient::connect_tls(router.addr, trusted, None).await?;
+    client.send(client.id, b"over TLS").await?;
+    client.expect_delivery(b"over TLS").await?;
+    let anonymous = TlsClient::connect_tls(router.addr, pki.client_config(None), None).await;
+    assert!(
+        anonymous.is_err(),
+        "a client without a certificate got an ID"
+    );
+    router.terminate()?;
+    client.expect_closed().await?;
+    router.expect_clean_exit().await
 }
