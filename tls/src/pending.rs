@@ -203,6 +203,16 @@ impl Tls {
         }
     }
 
+    /// Whether `id`'s handshake is under way, so that its driver reads its
+    /// socket: until it would block, since the layer fails a handshake that
+    /// grows past rustls' bounds, and no further once it completes (the rest
+    /// is the router's to read) or fails (a closing client is not read).
+    pub fn wants_input(&self, id: PendingId) -> bool {
+        self.pending
+            .get(&id)
+            .is_some_and(|p| p.state == State::Handshaking)
+    }
+
     /// Whether `id` has records its socket has not taken yet: the driver
     /// waits for its writability then.
     pub fn wants_flush(&self, id: PendingId) -> bool {

@@ -84,8 +84,13 @@ fn a_handshake_yields_a_session_that_carries_bytes_both_ways() {
     let mut pair = Pair::new(&pki, false, pki.client_config(None), now);
     assert_eq!(pair.tls.poll_timeout(), Some(now + Duration::from_secs(10)));
     assert_eq!(pair.tls.handshakes(), 1);
+    assert!(pair.tls.wants_input(pair.id));
 
     assert_eq!(pair.handshake(now), [TlsEvent::Established(pair.id)]);
+    assert!(
+        !pair.tls.wants_input(pair.id),
+        "the rest is the router's to read"
+    );
     let (mut session, early) = pair
         .tls
         .take_session(pair.id)
@@ -217,6 +222,10 @@ fn garbage_instead_of_a_client_hello_is_refused_and_counted() {
     let mut pair = Pair::new(&pki, false, pki.client_config(None), now);
     pair.tls
         .handle_input(pair.id, b"GET / HTTP/1.1\r\n\r\n", now);
+    assert!(
+        !pair.tls.wants_input(pair.id),
+        "a failed client is not read"
+    );
     // The alert rustls queued goes out, then the socket is closed.
     let mut alert = Vec::new();
     pair.tls.flush(pair.id, &mut alert, now);

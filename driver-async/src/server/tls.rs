@@ -18,9 +18,6 @@ use crate::Socket;
 use crate::ready::Woken;
 use crate::runtime::Runtime;
 
-/// Reads of a pending socket per service: a handshake's messages are small.
-const PENDING_READS_PER_TURN: usize = 4;
-
 /// A socket as rustls writes records to it: `try_write_vectored` behind
 /// [`Write`].
 pub(crate) struct TryWrite<'a, S>(pub(crate) &'a S);
@@ -106,7 +103,8 @@ impl<R: Runtime> RouterTask<R> {
             return;
         };
         let mut cx = Context::from_waker(&p.waker);
-        for _ in 0..PENDING_READS_PER_TURN {
+        // Until `Pending`, which registers the waker for the next bytes.
+        while t.tls.wants_input(id) {
             match p.socket.poll_read(&mut cx, &mut self.scratch) {
                 Poll::Pending => break,
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {

@@ -22,9 +22,6 @@ use crate::send::SendTo;
 /// and below the listener's and waker's.
 const PENDING_BASE: usize = 1 << 32;
 
-/// Reads of a pending socket per turn: a handshake's messages are small.
-const PENDING_READS_PER_TURN: usize = 4;
-
 /// TLS on the loop: the layer, the sockets it holds, and a buffer for
 /// decrypted bytes.
 #[derive(Debug)]
@@ -121,7 +118,8 @@ impl EventLoop {
             let Some((stream, _)) = t.pending.get_mut(&id) else {
                 continue;
             };
-            for _ in 0..PENDING_READS_PER_TURN {
+            // Until it would block: no new edge announces bytes left behind.
+            while t.tls.wants_input(id) {
                 match stream.read(&mut self.scratch) {
                     Ok(0) => {
                         t.tls.handle_closed(id, now);
