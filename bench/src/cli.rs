@@ -123,6 +123,11 @@ pub(crate) enum Workload {
         /// Most flood messages in flight.
         #[arg(long, default_value_t = 64)]
         flood_window: u64,
+        /// Caps the flood at this many MiB/s (0: as fast as the server takes
+        /// it), so that servers of different speeds are compared moving the
+        /// same bytes beside the pair.
+        #[arg(long, default_value_t = 0.0)]
+        flood_rate: f64,
         /// Length of each phase, seconds.
         #[arg(long, default_value_t = 0.25)]
         phase: f64,
@@ -197,6 +202,18 @@ impl Common {
 }
 
 /// The value of flag `--name`, in seconds, as a duration.
+/// `mib_per_s` as bytes per second, `None` for 0 (no cap), for flag `--name`.
+pub(crate) fn rate(name: &str, mib_per_s: f64) -> Result<Option<f64>, BenchError> {
+    match mib_per_s {
+        0.0 => Ok(None),
+        rate if rate.is_finite() && rate > 0.0 => Ok(Some(rate * 1024.0 * 1024.0)),
+        _ => Err(BenchError::Usage(format!(
+            "--{name} must be a non-negative number of MiB/s"
+        ))),
+    }
+}
+
+/// `value` seconds as a [`Duration`], for flag `--name`.
 pub(crate) fn seconds(name: &str, value: f64) -> Result<Duration, BenchError> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| BenchError::Usage(format!("--{name} must be a non-negative number")))
