@@ -26,7 +26,8 @@ impl CoreLinks {
 
     /// Tells `router` of every change in its peers' reachability and hands
     /// it every batch that arrived, up to the links' bound. Returns whether
-    /// anything came: the router must then be driven.
+    /// anything came, or a link that refused a batch has room again: the
+    /// router must then be driven.
     pub fn take_in(&mut self, router: &mut Router, now: Instant) -> bool {
         let mut news = false;
         while let Some(change) = self.links.poll_change() {
@@ -46,7 +47,7 @@ impl CoreLinks {
         let received = self
             .links
             .receive(&mut |batch| router.handle_peer_input(batch, now));
-        news || received > 0
+        news || received > 0 || self.links.has_room_again()
     }
 
     /// The loop is about to wait: from now on a delivery wakes it. Takes in
