@@ -16,8 +16,8 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use router::Server;
-use router_core::{Router, Stats};
+use router::ShardedServer;
+use router_core::{Config, Stats};
 use router_metrics::{MetricsServer, StatsCell};
 use tracing::error;
 
@@ -26,7 +26,7 @@ use crate::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config();
-    let router = Router::new(config.clone()).unwrap_or_else(|error| {
+    config.validate().unwrap_or_else(|error| {
         Cli::command()
             .error(
                 ErrorKind::ValueValidation,
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         logging::serving_metrics(metrics.local_addr());
     }
     let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let served = serve(&cli, router, stats_observer);
+    let served = serve(&cli, &config, stats_observer);
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -65,16 +65,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves on `cli`'s address and driver until a signal's drain completes,
-/// handing the counters to `stats_observer`, if any, once per loop turn.
+/// Serves on `cli`'s address, driver and shards until a signal's drain
+/// completes, handing the counters (summed over the shards) to
+/// `stats_observer`, if any, once per loop turn.
 fn serve(
     cli: &Cli,
-    router: Router,
+    config: &Config,
     stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
-    let config = router.config().clone();
-    let mut server = Server::new(cli.driver, listener, router)?;
+    let shards = cli.shards.count();
+    let mut server = ShardedServer::new(cli.driver, listener, config, shards)?;
     if let Some(observer) = stats_observer {
         server = server.with_stats_observer(observer);
     }
@@ -82,7 +83,7 @@ fn serve(
     // Before the start line, so that a signal sent as soon as it is read
     // drains rather than kills.
     signals::on_termination(move || shutdown.shutdown())?;
-    logging::listening(server.local_addr()?, cli.driver, &config);
+    logging::listening(server.local_addr()?, cli.driver, shards, config);
     server.run()
 }
 
