@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
 use router::{Driver, Shards};
-use router_core::{Config, ConfigError};
+use router_core::Config;
 
 use crate::limit_flags::{LimitFlags, flag};
 
@@ -67,9 +67,10 @@ impl Cli {
     }
 }
 
-/// A [`ConfigError`]'s message, which names [`Config`] fields, with each
-/// field named by its flag instead.
-pub(crate) fn describe(error: &ConfigError) -> String {
+/// A [`ConfigError`](router_core::ConfigError)'s (or a
+/// [`SplitError`](router::SplitError)'s) message, which names
+/// [`Config`] fields, with each field named by its flag instead.
+pub(crate) fn describe(error: &impl std::fmt::Display) -> String {
     Config::LIMITS
         .iter()
         .fold(error.to_string(), |message, limit| {
@@ -81,7 +82,7 @@ pub(crate) fn describe(error: &ConfigError) -> String {
 mod tests {
     use std::time::Duration;
 
-    use router_core::OverflowPolicy;
+    use router_core::{ConfigError, OverflowPolicy};
 
     use super::*;
     use clap::CommandFactory;
@@ -193,6 +194,17 @@ mod tests {
             }
         );
         assert_eq!(describe(&error), "--drain-timeout must be longer than zero");
+    }
+
+    #[test]
+    fn limits_that_cannot_be_split_over_the_shards_are_refused() {
+        let cli = parse(&["--shards=4", "--max-connections=3"]).unwrap();
+        let error = router::shard_config(&cli.config(), cli.shards.count(), 0).unwrap_err();
+        assert_eq!(
+            describe(&error),
+            "--max-connections (3) must be at least the number of shards (4)"
+        );
+        assert_eq!(parse(&["--shards=auto"]).unwrap().shards, Shards::Auto);
     }
 
     #[test]

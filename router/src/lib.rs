@@ -45,7 +45,9 @@ use router_core::{Router, Stats};
 use router_links::{AcceptGate, Doorbell, PeerLinks};
 
 pub use listener::{LISTEN_BACKLOG, listen};
-pub use shards::{RING_SLOTS, ShardedServer, Shards, ShardsShutdown, shard_layout};
+pub use shards::{
+    RING_SLOTS, ShardedServer, Shards, ShardsShutdown, SplitError, shard_config, shard_layout,
+};
 
 /// The event loops the router can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -26,7 +26,8 @@ use crate::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config();
-    config.validate().unwrap_or_else(|error| {
+    // Every shard's share is checked here, for a usage error naming flags.
+    router::shard_config(&config, cli.shards.count(), 0).unwrap_or_else(|error| {
         Cli::command()
             .error(
                 ErrorKind::ValueValidation,
