@@ -52,8 +52,8 @@ fn main() -> ExitCode {
     if let Some(metrics) = &metrics {
         logging::serving_metrics(metrics.local_addr());
     }
-    let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let served = serve(&cli, &config, stats_observer);
+    let stats_cell = metrics.as_ref().map(|_| stats);
+    let served = serve(&cli, &config, stats_cell);
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -67,18 +67,15 @@ fn main() -> ExitCode {
 }
 
 /// Serves on `cli`'s address, driver and shards until a signal's drain
-/// completes, handing the counters (summed over the shards) to
-/// `stats_observer`, if any, once per loop turn.
-fn serve(
-    cli: &Cli,
-    config: &Config,
-    stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
-) -> io::Result<Stats> {
+/// completes, handing the counters (summed over the shards, and each
+/// shard's) to
+/// `stats_cell`, if any, once per loop turn.
+fn serve(cli: &Cli, config: &Config, stats_cell: Option<StatsCell>) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
     let shards = cli.shards.count();
     let mut server = ShardedServer::new(cli.driver, listener, config, shards)?;
-    if let Some(observer) = stats_observer {
-        server = server.with_stats_observer(observer);
+    if let Some(cell) = stats_cell {
+        server = server.with_stats_cell(cell);
     }
     let shutdown = server.shutdown_handle();
     // Before the start line, so that a signal sent as soon as it is read

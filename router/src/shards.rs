@@ -11,6 +11,7 @@ use std::thread;
 
 use router_core::{Config, ConfigError, IdLayout, Router, Stats};
 use router_links::Doorbell;
+use router_metrics::{ShardStats, StatsCell};
 use socket2::SockRef;
 use tracing::error;
 
@@ -240,7 +241,34 @@ impl ShardedServer {
     /// thread).
     pub fn with_stats_observer(
         self,
-        observer: impl FnMut(&Stats) + Send + 'static,
+        mut observer: impl FnMut(&Stats) + Send + 'static,
+    ) -> ShardedServer {
+        self.observe_shards(move |total, _| observer(total))
+    }
+
+    /// Publishes the counters to `cell` once per turn of each shard's loop:
+    /// their sum, and, for more than one shard, each shard's with the
+    /// wake-ups its doorbell counted, which `router_metrics` labels by shard.
+    pub fn with_stats_cell(self, cell: StatsCell) -> ShardedServer {
+        if self.shards.len() == 1 {
+            return self.with_stats_observer(cell.publisher());
+        }
+        let doorbells = self.doorbells.clone();
+        let mut published = vec![ShardStats::default(); doorbells.len()];
+        self.observe_shards(move |total, shards| {
+            for ((out, stats), doorbell) in published.iter_mut().zip(shards).zip(&doorbells) {
+                out.stats.clone_from(stats);
+                out.wakeups = doorbell.wakeups();
+            }
+            cell.publish_shards(total, &published);
+        })
+    }
+
+    /// Calls `observer` with the sum of every shard's counters and each
+    /// shard's, each time one shard's loop publishes its own.
+    fn observe_shards(
+        self,
+        observer: impl FnMut(&Stats, &[Stats]) + Send + 'static,
     ) -> ShardedServer {
         let sum = StatsSum::new(self.shards.len(), Box::new(observer));
         let shards = (self.shards.into_iter().enumerate())
