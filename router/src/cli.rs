@@ -29,8 +29,9 @@ pub(crate) struct Cli {
     /// Router cores to run, one thread and one event loop each: a number,
     /// or `auto` for one per CPU this process may use. Connections are
     /// spread over them least-loaded first; frames between clients of two
-    /// shards cross between their threads in batches. Limits hold per
-    /// shard.
+    /// shards cross between their threads in batches. --max-connections
+    /// and --max-buffered-bytes are split among the shards. One by default:
+    /// on a machine whose clients take a core, more did worse (README).
     #[arg(long, value_name = "N|auto", default_value = "1")]
     pub(crate) shards: Shards,
 

@@ -203,13 +203,16 @@ fn serves_metrics_and_logs_json_lines_on_smol() {
     serves_metrics_and_logs_json_lines_with_conn_and_peer("smol");
 }
 
-/// The binary with `driver`, `--metrics-addr` and `--log-format json`: the
-/// endpoint counts a connection, and every log line is a JSON object, the
-/// connection's carrying its ID and peer address as fields.
-fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
+/// The binary with `args`, metrics and JSON logs at `log_level`, once it
+/// listens: the child, its stderr lines, its start line, and where it
+/// serves clients and metrics.
+fn spawn_with_metrics(
+    args: &[&str],
+    log_level: &str,
+) -> (Child, Receiver<String>, String, SocketAddr, SocketAddr) {
     let mut child = router()
-        .env("RUST_LOG", "debug")
-        .args(["--driver", driver])
+        .env("RUST_LOG", log_level)
+        .args(args)
         .args(["--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"])
         .args(["--log-format", "json"])
         .stdin(Stdio::null())
@@ -218,17 +221,28 @@ fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
         .spawn()
         .unwrap();
     let lines = stderr_lines(&mut child);
-    let address_in = |line: &str, after: &str| -> SocketAddr {
-        let message = json_line(line)["message"].as_str().unwrap().to_owned();
-        let rest = message.split(after).nth(1).unwrap_or_default();
-        let addr = rest.split(['/', ' ']).next().unwrap_or_default();
-        addr.parse()
-            .unwrap_or_else(|_| panic!("no address in {message:?}"))
-    };
     let (metrics_line, _) = wait_for_line(&lines, "metrics at http://");
     let metrics_addr = address_in(&metrics_line, "metrics at http://");
     let (start_line, _) = wait_for_line(&lines, "listening on ");
     let addr = address_in(&start_line, "listening on ");
+    (child, lines, start_line, addr, metrics_addr)
+}
+
+/// The address after `after` in the message of JSON log line `line`.
+fn address_in(line: &str, after: &str) -> SocketAddr {
+    let message = json_line(line)["message"].as_str().unwrap().to_owned();
+    let rest = message.split(after).nth(1).unwrap_or_default();
+    let addr = rest.split(['/', ' ']).next().unwrap_or_default();
+    addr.parse()
+        .unwrap_or_else(|_| panic!("no address in {message:?}"))
+}
+
+/// The binary with `driver`, `--metrics-addr` and `--log-format json`: the
+/// endpoint counts a connection, and every log line is a JSON object, the
+/// connection's carrying its ID and peer address as fields.
+fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
+    let (child, lines, start_line, addr, metrics_addr) =
+        spawn_with_metrics(&["--driver", driver], "debug");
     let limits = json_line(&start_line)["limits"]
         .as_str()
         .unwrap_or_default()
@@ -266,28 +280,8 @@ fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
 /// sum.
 #[test]
 fn two_shards_log_their_layout_and_label_their_metrics() {
-    let mut child = router()
-        .args(["--shards", "2", "--log-format", "json"])
-        .args(["--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(&mut child);
-    let address_in = |line: &str, after: &str| -> SocketAddr {
-        let message = json_line(line)["message"].as_str().unwrap().to_owned();
-        let rest = message.split(after).nth(1).unwrap_or_default();
-        rest.split(['/', ' '])
-            .next()
-            .unwrap_or_default()
-            .parse()
-            .unwrap()
-    };
-    let (metrics_line, _) = wait_for_line(&lines, "metrics at http://");
-    let metrics_addr = address_in(&metrics_line, "metrics at http://");
-    let (start_line, _) = wait_for_line(&lines, "listening on ");
-    let addr = address_in(&start_line, "listening on ");
+    let (child, lines, start_line, addr, metrics_addr) =
+        spawn_with_metrics(&["--shards", "2"], "info");
     let start = json_line(&start_line);
     assert_eq!(start["shards"], 2, "{start_line}");
     assert_eq!(
