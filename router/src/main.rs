@@ -16,8 +16,8 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use router::Server;
-use router_core::{Router, Stats};
+use router::ShardedServer;
+use router_core::{Config, Stats};
 use router_metrics::{MetricsServer, StatsCell};
 use tracing::error;
 
@@ -26,7 +26,8 @@ use crate::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config();
-    let router = Router::new(config.clone()).unwrap_or_else(|error| {
+    // Every shard's share is checked here, for a usage error naming flags.
+    router::shard_config(&config, cli.shards.count(), 0).unwrap_or_else(|error| {
         Cli::command()
             .error(
                 ErrorKind::ValueValidation,
@@ -51,8 +52,8 @@ fn main() -> ExitCode {
     if let Some(metrics) = &metrics {
         logging::serving_metrics(metrics.local_addr());
     }
-    let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let served = serve(&cli, router, stats_observer);
+    let stats_cell = metrics.as_ref().map(|_| stats);
+    let served = serve(&cli, &config, stats_cell);
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -65,24 +66,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves on `cli`'s address and driver until a signal's drain completes,
-/// handing the counters to `stats_observer`, if any, once per loop turn.
-fn serve(
-    cli: &Cli,
-    router: Router,
-    stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
-) -> io::Result<Stats> {
+/// Serves on `cli`'s address, driver and shards until a signal's drain
+/// completes, handing the counters (summed over the shards, and each
+/// shard's) to
+/// `stats_cell`, if any, once per loop turn.
+fn serve(cli: &Cli, config: &Config, stats_cell: Option<StatsCell>) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
-    let config = router.config().clone();
-    let mut server = Server::new(cli.driver, listener, router)?;
-    if let Some(observer) = stats_observer {
-        server = server.with_stats_observer(observer);
+    let shards = cli.shards.count();
+    let mut server = ShardedServer::new(cli.driver, listener, config, shards)?;
+    if let Some(cell) = stats_cell {
+        server = server.with_stats_cell(cell);
     }
     let shutdown = server.shutdown_handle();
     // Before the start line, so that a signal sent as soon as it is read
     // drains rather than kills.
     signals::on_termination(move || shutdown.shutdown())?;
-    logging::listening(server.local_addr()?, cli.driver, &config);
+    logging::listening(server.local_addr()?, cli.driver, shards, config);
     server.run()
 }
 
