@@ -34,6 +34,9 @@ IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 REDIS_PORT=${REDIS_PORT:-16379}
 NATS_PORT=${NATS_PORT:-14222}
 ROUTER_BASE_PORT=${ROUTER_BASE_PORT:-17000}
+# The fairness flood's cap in its second run, MiB/s: below what the slowest
+# backend moves uncapped, so that every backend moves the same bytes.
+FAIR_FLOOD_RATE=${FAIR_FLOOD_RATE:-200}
 
 WORK=target/bench
 LOGS=$WORK/logs
@@ -203,8 +206,10 @@ for rep in $(seq "$REPS"); do
     for pairs in 1 64; do
         interleave "$rep" 1 pingpong --pairs "$pairs"
     done
-    # One ping-pong pair alone and beside a 64 KiB flood, in alternating phases.
+    # One ping-pong pair alone and beside a 64 KiB flood, in alternating phases:
+    # the flood as fast as each backend takes it, then capped alike for all.
     interleave "$rep" 1 fairness
+    interleave "$rep" 1 fairness --flood-rate "$FAIR_FLOOD_RATE"
     stop_all
 done
 

@@ -49,12 +49,32 @@ pub(crate) struct Common {
     /// backends; the server's certificate must be for `localhost`).
     #[arg(long, value_name = "FILE", global = true)]
     pub(crate) tls_ca: Option<std::path::PathBuf>,
+    /// Where the router's two clients of a pair live, by the shard bits of
+    /// their IDs (with --shards): on the same shard, across shards, or
+    /// wherever placement puts them.
+    #[arg(long, value_enum, default_value = "any", global = true)]
+    pub(crate) placement: Placement,
+    /// The router's shards, whose index is in the high bits of its IDs
+    /// (see --placement).
+    #[arg(long, default_value_t = 1, global = true)]
+    pub(crate) shards: u32,
     /// PID of the server, to report its CPU time and memory from /proc.
     #[arg(long, global = true)]
     pub(crate) server_pid: Option<u32>,
     /// Output: JSON line on stdout, text line on stderr, or both.
     #[arg(long, value_enum, default_value = "both", global = true)]
     pub(crate) format: Format,
+}
+
+/// Where the two clients of a pair are placed among the router's shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Placement {
+    /// Wherever the router places them.
+    Any,
+    /// On the same shard.
+    Same,
+    /// On different shards.
+    Cross,
 }
 
 /// Output format.
@@ -127,6 +147,11 @@ pub(crate) enum Workload {
         /// Most flood messages in flight.
         #[arg(long, default_value_t = 64)]
         flood_window: u64,
+        /// Caps the flood at this many MiB/s (0: as fast as the server takes
+        /// it), so that servers of different speeds are compared moving the
+        /// same bytes beside the pair.
+        #[arg(long, default_value_t = 0.0)]
+        flood_rate: f64,
         /// Length of each phase, seconds.
         #[arg(long, default_value_t = 0.25)]
         phase: f64,
@@ -201,6 +226,18 @@ impl Common {
 }
 
 /// The value of flag `--name`, in seconds, as a duration.
+/// `mib_per_s` as bytes per second, `None` for 0 (no cap), for flag `--name`.
+pub(crate) fn rate(name: &str, mib_per_s: f64) -> Result<Option<f64>, BenchError> {
+    match mib_per_s {
+        0.0 => Ok(None),
+        rate if rate.is_finite() && rate > 0.0 => Ok(Some(rate * 1024.0 * 1024.0)),
+        _ => Err(BenchError::Usage(format!(
+            "--{name} must be a non-negative number of MiB/s"
+        ))),
+    }
+}
+
+/// `value` seconds as a [`Duration`], for flag `--name`.
 pub(crate) fn seconds(name: &str, value: f64) -> Result<Duration, BenchError> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| BenchError::Usage(format!("--{name} must be a non-negative number")))

@@ -70,7 +70,8 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
         common.backend,
         &common.loopback_addr()?,
         common.tls_ca.as_deref(),
-    )?;
+    )?
+    .placed(common.placement, common.shards);
     let probe = common
         .server_pid
         .map(|pid| {
@@ -116,16 +117,19 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
             size,
             flood_size,
             flood_window,
+            flood_rate,
             phase,
             settle,
         } => {
             params.size = Some(size);
             params.flood_size = Some(flood_size);
             params.window = Some(flood_window);
+            params.flood_rate_mib_s = (flood_rate > 0.0).then_some(flood_rate);
             let shape = fairness::FairnessShape {
                 size,
                 flood_size,
                 flood_window,
+                flood_rate: cli::rate("flood-rate", flood_rate)?,
                 phase: cli::seconds("phase", phase)?,
                 settle: cli::seconds("settle", settle)?,
             };

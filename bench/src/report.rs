@@ -64,6 +64,9 @@ pub(crate) struct Params {
     /// Payload bytes per flood message (`slow`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) flood_size: Option<usize>,
+    /// The flood's cap, MiB/s (`fairness`), if it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) flood_rate_mib_s: Option<f64>,
     /// Measurement window, seconds.
     pub(crate) duration_s: f64,
     /// Warm-up, seconds.

@@ -5,10 +5,13 @@ use std::future::poll_fn;
 use std::io;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use atomic_waker::AtomicWaker;
 use router_core::{ConnHandle, Router, Stats};
+use router_links::{AcceptGate, CoreLinks, Doorbell, PeerLinks, Wake};
 use tracing::debug;
 
 use crate::Socket;
@@ -57,6 +60,13 @@ pub struct Server<R: Runtime> {
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
     tls: Option<router_tls::Tls>,
+    /// Rung by the peer links; wakes the task through `task`.
+    doorbell: Arc<Doorbell>,
+    /// The router task's waker, registered before each wait, for the
+    /// doorbell.
+    task: Arc<AtomicWaker>,
+    links: Option<Box<dyn PeerLinks>>,
+    gate: Option<Box<dyn AcceptGate>>,
     runtime: PhantomData<R>,
 }
 
@@ -74,12 +84,17 @@ impl<R: Runtime> Server<R> {
     /// Nothing is accepted until [`run`](Self::run).
     pub fn new(listener: TcpListener, router: Router) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
+        let task = Arc::new(AtomicWaker::new());
         Ok(Server {
             listener,
             router,
             shutdown: ShutdownHandle::default(),
             observer: None,
             tls: None,
+            doorbell: Arc::new(Doorbell::new(Box::new(WakeTask(task.clone())))),
+            task,
+            links: None,
+            gate: None,
             runtime: PhantomData,
         })
     }
@@ -92,6 +107,32 @@ impl<R: Runtime> Server<R> {
     /// A handle that starts the graceful shutdown from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
+    }
+
+    /// The doorbell that wakes the router task when it waits: for the links
+    /// that bring its core batches from its peers, to ring.
+    pub fn doorbell(&self) -> Arc<Doorbell> {
+        self.doorbell.clone()
+    }
+
+    /// Links the router to its peer cores through `links`, whose deliveries
+    /// ring [`doorbell`](Self::doorbell). Each turn the task reports the
+    /// links' changes and hands their batches to the router, which sends its
+    /// own through them ([`Io::send_to_peer`](router_core::Io::send_to_peer)).
+    pub fn with_peer_links(mut self, links: Box<dyn PeerLinks>) -> Self {
+        self.links = Some(links);
+        self
+    }
+
+    /// Shares the listener with other loops (each with a listener
+    /// `try_clone`d from one socket): this task accepts only when `gate`
+    /// says it is its turn, and passes the turn on with each connection it
+    /// accepts. A turn passed to it by a ring of its
+    /// [`doorbell`](Self::doorbell) is taken up even when no new connection
+    /// comes to wake it.
+    pub fn with_accept_gate(mut self, gate: Box<dyn AcceptGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Calls `observer` with the router's counters once per turn of the
@@ -122,10 +163,17 @@ impl<R: Runtime> Server<R> {
     /// connections or pause accepting, and are counted; only adopting the
     /// listener can fail.
     pub async fn run(self) -> io::Result<Stats> {
+        let mut sockets = Sockets::new(R::listener(self.listener)?);
+        sockets.peers = self
+            .links
+            .map(|links| CoreLinks::new(links, self.doorbell.clone()));
         let mut task = RouterTask::<R> {
             timer: R::timer(),
             router: self.router,
-            sockets: Sockets::new(R::listener(self.listener)?),
+            sockets,
+            task: self.task,
+            gate: self.gate,
+            listener_armed: false,
             shutdown: self.shutdown,
             observer: self.observer,
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
@@ -135,11 +183,27 @@ impl<R: Runtime> Server<R> {
     }
 }
 
+/// The router task's waker, as the doorbell of its peer links rings it.
+struct WakeTask(Arc<AtomicWaker>);
+
+impl Wake for WakeTask {
+    fn wake(&self) {
+        self.0.wake();
+    }
+}
+
 /// The router and the sockets of its connections, served by one task.
 struct RouterTask<R: Runtime> {
     timer: R::Timer,
     router: Router,
     sockets: Sockets<R::Socket, R::Listener>,
+    /// Where the doorbell of the peer links finds this task's waker.
+    task: Arc<AtomicWaker>,
+    /// Whose turn it is to accept, when cores share the listener.
+    gate: Option<Box<dyn AcceptGate>>,
+    /// The listener holds this task's waker for the next connection: its
+    /// last `poll_accept` was `Pending`.
+    listener_armed: bool,
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
     scratch: Box<[u8]>,
@@ -157,7 +221,16 @@ impl<R: Runtime> RouterTask<R> {
         // Time is news like the rest, and comes first: an accept pause that
         // ended must end before this turn's accepts.
         self.router.handle_timeout(now);
-        if !self.router.is_shutting_down() && self.shutdown.poll_requested(cx).is_ready() {
+        // The request is read before the peers' batches are taken in, and
+        // acted on after: a batch a peer sent before the request came is
+        // taken while this core still takes frames.
+        let shutdown_requested =
+            !self.router.is_shutting_down() && self.shutdown.poll_requested(cx).is_ready();
+        if let Some(peers) = &mut self.sockets.peers {
+            peers.after_wait();
+            peers.take_in(&mut self.router, now);
+        }
+        if shutdown_requested {
             self.router.shutdown(now);
         }
         let accepts_left = self.accept(cx, now);
@@ -173,6 +246,9 @@ impl<R: Runtime> RouterTask<R> {
                 (a, b) => a.or(b),
             };
         }
+        if let Some(gate) = &self.gate {
+            gate.load(self.load());
+        }
         if let Some(observer) = &mut self.observer {
             observer(self.router.stats());
         }
@@ -184,7 +260,20 @@ impl<R: Runtime> RouterTask<R> {
         // cooperative budget).
         let timer_due = next.is_some_and(|at| self.timer.poll_at(cx, at).is_ready());
         let woken = self.sockets.ready.poll_woken(cx).is_ready();
-        if timer_due || woken || accepts_left {
+        let mut peer_news = false;
+        if !(timer_due || woken || accepts_left) {
+            if let Some(peers) = &mut self.sockets.peers {
+                // Registered before the doorbell hears the task sleeps, so
+                // that a ring from then on wakes this task. A batch that came
+                // meanwhile is taken in now and driven on the next turn.
+                self.task.register(cx.waker());
+                peer_news = peers.before_wait(&mut self.router, now);
+            }
+            // The turn to accept may have come meanwhile, its ring unheard:
+            // the listener must hold this task's waker before it sleeps.
+            peer_news |= self.wants_accept() && !self.listener_armed;
+        }
+        if timer_due || woken || accepts_left || peer_news {
             // Work is left: let the runtime run its other tasks, then come
             // back for another turn.
             cx.waker().wake_by_ref();
@@ -192,29 +281,61 @@ impl<R: Runtime> RouterTask<R> {
         Poll::Pending
     }
 
+    /// Whether the task would accept now: it listens, the router wants
+    /// connections, and it is this core's turn if cores share the listener.
+    fn wants_accept(&self) -> bool {
+        self.sockets.listener.is_some()
+            && self.router.wants_accept()
+            && self.gate.as_ref().is_none_or(|gate| gate.my_turn())
+    }
+
+    /// The connections this task holds, for the gate to place new ones by:
+    /// those handshaking count, or a burst of TLS clients would all land on
+    /// the core whose turn it was before any of them got an ID.
+    fn load(&self) -> u64 {
+        let handshakes = self.tls.as_ref().map_or(0, |t| t.tls.handshakes());
+        self.router.stats().connections_open + handshakes as u64
+    }
+
+    /// Passes the listener's turn on after accepting (or refusing) a socket.
+    fn pass_turn(&self) {
+        if let Some(gate) = &self.gate {
+            gate.took_turn(self.load());
+        }
+    }
+
     /// Accepts up to [`ACCEPTS_PER_TURN`] connections; returns whether the
     /// budget ran out with connections perhaps left in the backlog.
     fn accept(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        self.listener_armed = false;
         for _ in 0..ACCEPTS_PER_TURN {
+            if !self.wants_accept() {
+                return false;
+            }
             let Some(listener) = &mut self.sockets.listener else {
                 return false;
             };
-            if !self.router.wants_accept() {
-                return false;
-            }
             match listener.poll_accept(cx) {
-                Poll::Pending => return false,
+                Poll::Pending => {
+                    self.listener_armed = true;
+                    return false;
+                }
                 Poll::Ready(Ok((socket, peer))) if self.tls.is_some() => {
                     self.admit_tls(socket, peer, now);
+                    self.pass_turn();
                 }
-                Poll::Ready(Ok((socket, peer))) => match self.router.handle_accept(now) {
-                    Ok(conn) => {
-                        debug!(conn = conn.id(), %peer, "connected");
-                        self.sockets.insert(conn, socket, peer, None);
+                Poll::Ready(Ok((socket, peer))) => {
+                    let accepted = self.router.handle_accept(now);
+                    self.pass_turn();
+                    match accepted {
+                        Ok(conn) => {
+                            debug!(conn = conn.id(), %peer, "connected");
+                            self.sockets.insert(conn, socket, peer, None);
+                        }
+                        // Dropping the socket closes it without a byte written.
+                        Err(refused) => debug!(%peer, %refused, "refused"),
                     }
-                    // Dropping the socket closes it without a byte written.
-                    Err(refused) => debug!(%peer, %refused, "refused"),
-                },
+                }
                 Poll::Ready(Err(error)) => self.router.handle_accept_error(&error, now),
             }
         }

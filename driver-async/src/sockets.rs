@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Waker;
 
-use router_core::{ConnHandle, Io};
+use router_core::{ConnHandle, Io, PeerId};
+use router_links::CoreLinks;
 use router_tls::Session;
 use rustc_hash::FxHashMap;
 use tracing::debug;
@@ -27,6 +28,9 @@ pub(crate) struct Sockets<S, L> {
     /// TLS connections the router closed with records still to write, for
     /// the task to hand to the TLS layer to linger.
     pub(crate) closing: Vec<(S, SocketAddr, Box<Session>)>,
+    /// The links to the core's peers, if it has any: batches go out through
+    /// them in [`Io::send_to_peer`].
+    pub(crate) peers: Option<CoreLinks>,
 }
 
 #[derive(Debug)]
@@ -52,6 +56,7 @@ impl<S, L> Sockets<S, L> {
             connections: FxHashMap::default(),
             ready: Arc::default(),
             closing: Vec::new(),
+            peers: None,
         }
     }
 
@@ -124,5 +129,11 @@ impl<S: Socket, L> Io for Sockets<S, L> {
 
     fn stop_listening(&mut self) {
         self.listener = None;
+    }
+
+    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+        self.peers
+            .as_mut()
+            .is_some_and(|peers| peers.send(peer, batch))
     }
 }

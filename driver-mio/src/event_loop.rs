@@ -17,6 +17,7 @@ use mio::event::Event as Readiness;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use router_core::{ConnHandle, LogLimit, Router, Stats};
+use router_links::{AcceptGate, CoreLinks};
 use tracing::{debug, warn};
 
 use crate::sockets::Sockets;
@@ -28,7 +29,8 @@ pub(crate) use tls::TlsSockets;
 
 /// The listener's token, above every client ID so that the two never meet.
 pub(crate) const LISTENER: Token = Token(usize::MAX);
-/// The shutdown waker's token, likewise above every client ID.
+/// The token of the waker that shutdown and the peer links' doorbell
+/// share, likewise above every client ID.
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 
 // A connection's token is its client's ID, a `u32`, so the listener and waker
@@ -68,6 +70,8 @@ pub(crate) struct EventLoop {
     scratch: Box<[u8]>,
     shutdown_requested: Arc<AtomicBool>,
     stats_observer: Option<StatsObserver>,
+    /// Whose turn it is to accept, when cores share the listener.
+    gate: Option<Box<dyn AcceptGate>>,
     /// Registration fails for every connection alike once the poller is out
     /// of room (`max_user_watches`): one warning per interval then.
     register_warnings: LogLimit,
@@ -90,6 +94,7 @@ impl EventLoop {
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
             shutdown_requested,
             stats_observer: None,
+            gate: None,
             register_warnings: LogLimit::default(),
             tls: None,
         }
@@ -103,26 +108,52 @@ impl EventLoop {
         self.stats_observer = Some(observer);
     }
 
+    pub(crate) fn link_peers(&mut self, peers: CoreLinks) {
+        self.sockets.peers = Some(peers);
+    }
+
+    pub(crate) fn share_listener(&mut self, gate: Box<dyn AcceptGate>) {
+        self.gate = Some(gate);
+    }
+
+    /// Whether this loop accepts now: always, unless it shares the
+    /// listener and it is another core's turn.
+    fn my_turn(&self) -> bool {
+        self.gate.as_ref().is_none_or(|gate| gate.my_turn())
+    }
+
     /// Runs until the router is drained after a shutdown.
     pub(crate) fn run(mut self) -> io::Result<Stats> {
         let mut events = Events::with_capacity(EVENTS_PER_TURN);
         let mut next_deadline = None;
+        let mut now = Instant::now();
         loop {
-            let timeout = self.poll_timeout(next_deadline, Instant::now());
-            match self.poll.poll(&mut events, timeout) {
+            let timeout = self.before_wait(next_deadline, now);
+            let polled = self.poll.poll(&mut events, timeout);
+            if let Some(peers) = &self.sockets.peers {
+                peers.after_wait();
+            }
+            match polled {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 result => result?,
             }
             // One clock reading per turn: a turn's work is bounded, so it is
             // short next to any timeout the router keeps.
-            let now = Instant::now();
+            now = Instant::now();
             // Time is news like the rest, and comes first: an accept pause
             // that ended must end before this turn's accepts.
             self.router.handle_timeout(now);
             for readiness in events.iter() {
                 self.on_readiness(readiness);
             }
-            if self.shutdown_requested.load(Ordering::Acquire) && !self.router.is_shutting_down() {
+            // The request is read before the peers' batches are taken in,
+            // and acted on after: a batch a peer sent before the request
+            // came is taken while this core still takes frames.
+            let shutdown_requested = self.shutdown_requested.load(Ordering::Acquire);
+            if let Some(peers) = &mut self.sockets.peers {
+                peers.take_in(&mut self.router, now);
+            }
+            if shutdown_requested && !self.router.is_shutting_down() {
                 debug!(
                     connections = self.sockets.connections.len(),
                     "shutdown requested"
@@ -139,6 +170,9 @@ impl EventLoop {
                 self.serve_tls(now);
                 next_deadline = earliest(next_deadline, self.tls_deadline());
             }
+            if let Some(gate) = &self.gate {
+                gate.load(self.load());
+            }
             if let Some(observer) = &mut self.stats_observer {
                 observer.observe(self.router.stats());
             }
@@ -148,14 +182,33 @@ impl EventLoop {
         }
     }
 
+    /// How long the next poll may sleep, after telling the peer links, if
+    /// any, that the loop is about to: not at all if a batch came in the
+    /// meantime, which is then taken in, to be driven on the next turn.
+    fn before_wait(&mut self, deadline: Option<Instant>, now: Instant) -> Option<Duration> {
+        let timeout = self.poll_timeout(deadline, now);
+        if timeout == Some(Duration::ZERO) {
+            return timeout;
+        }
+        let peer_news = (self.sockets.peers.as_mut())
+            .is_some_and(|peers| peers.before_wait(&mut self.router, now));
+        if peer_news {
+            return Some(Duration::ZERO);
+        }
+        // The turn to accept may have come meanwhile, its ring unheard.
+        self.poll_timeout(deadline, now)
+    }
+
     /// How long the next poll may sleep: not at all if work is left from this
     /// turn, otherwise until the router's deadline, or until readiness if it
     /// has none. (mio rounds a sub-millisecond timeout up, so a wake-up never
     /// comes just too early; and `drive` compares the deadline with the
     /// clock itself, so a poller that returns early or late costs a turn.)
     fn poll_timeout(&self, deadline: Option<Instant>, now: Instant) -> Option<Duration> {
-        let accepts_left =
-            self.listener_ready && self.sockets.listener.is_some() && self.router.wants_accept();
+        let accepts_left = self.listener_ready
+            && self.sockets.listener.is_some()
+            && self.router.wants_accept()
+            && self.my_turn();
         if !self.sockets.read_queue.is_empty() || accepts_left {
             return Some(Duration::ZERO);
         }
@@ -165,7 +218,7 @@ impl EventLoop {
     fn on_readiness(&mut self, readiness: &Readiness) {
         match readiness.token() {
             LISTENER => self.listener_ready = true,
-            // The shutdown flag is checked on every turn.
+            // The shutdown flag and the peer links are checked on every turn.
             WAKER => {}
             token if self.tls.as_mut().is_some_and(|t| t.note_ready(token)) => {}
             // Every other token is a connection's: its client's ID.
@@ -271,7 +324,7 @@ impl EventLoop {
     /// `accept` fails and the router pauses accepting.
     fn accept_pending(&mut self, now: Instant) {
         for _ in 0..ACCEPTS_PER_TURN {
-            if !self.listener_ready || !self.router.wants_accept() {
+            if !self.listener_ready || !self.router.wants_accept() || !self.my_turn() {
                 return;
             }
             let Some(listener) = &self.sockets.listener else {
@@ -289,13 +342,31 @@ impl EventLoop {
         }
     }
 
+    /// The connections this loop holds, for the gate to place new ones by:
+    /// those handshaking count, or a burst of TLS clients would all land on
+    /// the loop whose turn it was before any of them got an ID.
+    fn load(&self) -> u64 {
+        let handshakes = self.tls.as_ref().map_or(0, |t| t.tls.handshakes());
+        self.router.stats().connections_open + handshakes as u64
+    }
+
+    /// Passes the listener's turn on after accepting (or refusing) a socket.
+    fn pass_turn(&self) {
+        if let Some(gate) = &self.gate {
+            gate.took_turn(self.load());
+        }
+    }
+
     /// Hands a new socket to the router, which sends it its ID or refuses it;
     /// with TLS on, to its handshake first.
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
         if self.tls.is_some() {
-            return self.admit_tls(stream, peer, now);
+            self.admit_tls(stream, peer, now);
+            return self.pass_turn();
         }
-        let Ok(conn) = self.router.handle_accept(now) else {
+        let accepted = self.router.handle_accept(now);
+        self.pass_turn();
+        let Ok(conn) = accepted else {
             debug!(%peer, "refused");
             return; // Refused: dropping the socket closes it unwritten.
         };

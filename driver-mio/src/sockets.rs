@@ -6,7 +6,8 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 
 use mio::net::{TcpListener, TcpStream};
-use router_core::{ConnHandle, Io};
+use router_core::{ConnHandle, Io, PeerId};
+use router_links::CoreLinks;
 use router_tls::Session;
 use rustc_hash::FxHashMap;
 use tracing::debug;
@@ -43,6 +44,9 @@ pub(crate) struct Sockets {
     /// TLS connections the router closed with records still to write, for
     /// the loop to hand to the TLS layer to linger.
     pub(crate) closing: Vec<(TcpStream, SocketAddr, Box<Session>)>,
+    /// The links to the core's peers, if it has any: batches go out through
+    /// them in [`Io::send_to_peer`].
+    pub(crate) peers: Option<CoreLinks>,
 }
 
 impl Sockets {
@@ -52,6 +56,7 @@ impl Sockets {
             connections: FxHashMap::default(),
             read_queue: VecDeque::new(),
             closing: Vec::new(),
+            peers: None,
         }
     }
 
@@ -126,5 +131,11 @@ impl Io for Sockets {
 
     fn stop_listening(&mut self) {
         self.listener = None;
+    }
+
+    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+        self.peers
+            .as_mut()
+            .is_some_and(|peers| peers.send(peer, batch))
     }
 }

@@ -31,7 +31,7 @@ mod collector;
 mod endpoint;
 mod tls;
 
-pub use cell::StatsCell;
+pub use cell::{Published, ShardStats, StatsCell};
 pub use collector::{StatsCollector, registry};
 pub use endpoint::{METRICS_PATH, MetricsError, MetricsServer};
 pub use tls::TlsCollector;

@@ -5,10 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use router_tls::{HandshakeFailure, TlsCounters};
-
-use crate::collector::{counter, counter_by_cause, gauge};
 
 /// A [`Collector`] for the TLS side of a router: register it beside
 /// [`StatsCollector`](crate::StatsCollector), with TLS on or off, so that a
@@ -41,14 +42,12 @@ impl Collector for TlsCollector {
             encoder,
             "router_tls_enabled",
             "1 if clients connect over TLS (--tls-cert), 0 for plain TCP.",
-            None,
             u64::from(self.tls.is_some()),
         )?;
         gauge(
             encoder,
             "router_tls_client_auth",
             "1 if clients must present a certificate from --tls-client-ca (mutual TLS).",
-            None,
             u64::from(self.tls.as_ref().is_some_and(|(_, auth)| *auth)),
         )?;
         let Some((counters, _)) = &self.tls else {
@@ -59,7 +58,6 @@ impl Collector for TlsCollector {
             "router_tls_handshakes_completed",
             "TLS handshakes completed; each client then got an ID, or was refused \
              as router_connections_refused_total counts.",
-            None,
             counters.completed(),
         )?;
         counter_by_cause(
@@ -70,10 +68,35 @@ impl Collector for TlsCollector {
              or one no client CA issued), protocol (not TLS, or no common version or \
              cipher suite), closed (the client left first), too_many (refused at once: \
              --tls-max-handshakes under way).",
-            None,
             HandshakeFailure::ALL.map(|cause| (cause.name(), counters.failed(cause))),
         )
     }
+}
+
+// The TLS families carry no `shard` label: every shard's TLS layer counts
+// into the one `TlsCounters`, so these numbers are the process's sums.
+
+fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn counter_by_cause<const N: usize>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    values: [(&'static str, u64); N],
+) -> fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (cause, value) in values {
+        ConstCounter::new(value).encode(family.encode_family(&[("cause", cause)])?)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
-use router::Driver;
-use router_core::{Config, ConfigError};
+use router::{Driver, Shards};
+use router_core::Config;
 
 use crate::limit_flags::{LimitFlags, flag};
 use crate::tls_flags::TlsFlags;
@@ -26,6 +26,15 @@ pub(crate) struct Cli {
     /// Event loop to run the router on.
     #[arg(long, value_enum, default_value_t = Driver::Mio)]
     pub(crate) driver: Driver,
+
+    /// Router cores to run, one thread and one event loop each: a number,
+    /// or `auto` for one per CPU this process may use. Connections are
+    /// spread over them least-loaded first; frames between clients of two
+    /// shards cross between their threads in batches. --max-connections
+    /// and --max-buffered-bytes are split among the shards. One by default:
+    /// on a machine whose clients take a core, more did worse (README).
+    #[arg(long, value_name = "N|auto", default_value = "1")]
+    pub(crate) shards: Shards,
 
     /// Serve Prometheus metrics at http://ADDR/metrics (port 0: any free
     /// port, logged at start). Off by default.
@@ -64,9 +73,10 @@ impl Cli {
     }
 }
 
-/// A [`ConfigError`]'s message, which names [`Config`] fields, with each
-/// field named by its flag instead.
-pub(crate) fn describe(error: &ConfigError) -> String {
+/// A [`ConfigError`](router_core::ConfigError)'s (or a
+/// [`SplitError`](router::SplitError)'s) message, which names
+/// [`Config`] fields, with each field named by its flag instead.
+pub(crate) fn describe(error: &impl std::fmt::Display) -> String {
     Config::LIMITS
         .iter()
         .fold(error.to_string(), |message, limit| {
@@ -78,7 +88,7 @@ pub(crate) fn describe(error: &ConfigError) -> String {
 mod tests {
     use std::time::Duration;
 
-    use router_core::OverflowPolicy;
+    use router_core::{ConfigError, OverflowPolicy};
 
     use super::*;
     use clap::CommandFactory;
@@ -98,6 +108,7 @@ mod tests {
         let cli = parse(&[]).unwrap();
         assert_eq!(cli.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(cli.driver, Driver::Mio);
+        assert_eq!(cli.shards, Shards::ONE);
         assert_eq!(cli.metrics_addr, None);
         assert_eq!(cli.log_format, LogFormat::Text);
         assert_eq!(cli.config(), crate::machine::defaults());
@@ -108,6 +119,7 @@ mod tests {
         let cli = parse(&[
             "--listen=0.0.0.0:9000",
             "--driver=tokio",
+            "--shards=4",
             "--metrics-addr=127.0.0.1:9090",
             "--log-format=json",
             "--max-frame-bytes=64KiB",
@@ -124,6 +136,7 @@ mod tests {
         .unwrap();
         assert_eq!(cli.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cli.driver, Driver::Tokio);
+        assert_eq!(cli.shards, "4".parse().unwrap());
         assert_eq!(cli.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
         assert_eq!(cli.log_format, LogFormat::Json);
         let config = cli.config();
@@ -152,6 +165,8 @@ mod tests {
             &["--drain-timeout=forever"],
             &["--overflow-policy=block"],
             &["--driver=uring"],
+            &["--shards=0"],
+            &["--shards=many"],
             &["--metrics-addr=9090"],
             &["--log-format=xml"],
             &["--listen=localhost"],
@@ -185,6 +200,17 @@ mod tests {
             }
         );
         assert_eq!(describe(&error), "--drain-timeout must be longer than zero");
+    }
+
+    #[test]
+    fn limits_that_cannot_be_split_over_the_shards_are_refused() {
+        let cli = parse(&["--shards=4", "--max-connections=3"]).unwrap();
+        let error = router::shard_config(&cli.config(), cli.shards.count(), 0).unwrap_err();
+        assert_eq!(
+            describe(&error),
+            "--max-connections (3) must be at least the number of shards (4)"
+        );
+        assert_eq!(parse(&["--shards=auto"]).unwrap().shards, Shards::Auto);
     }
 
     #[test]

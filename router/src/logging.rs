@@ -66,13 +66,24 @@ impl TlsMode {
 /// Its `tls` field says whether clients connect over TLS, and whether they
 /// must present a certificate; its `limits` field lists every limit
 /// ([`Config::LIMITS`]) as `name=value`, space-separated.
-pub(crate) fn listening(addr: SocketAddr, driver: Driver, config: &Config, tls: TlsMode) {
+pub(crate) fn listening(
+    addr: SocketAddr,
+    driver: Driver,
+    shards: usize,
+    config: &Config,
+    tls: TlsMode,
+) {
     let limits: Vec<String> = Config::LIMITS
         .iter()
         .map(|limit| format!("{}={}", limit.name, limit.get(config)))
         .collect();
+    let sequence_bits = router::shard_layout(shards, 0)
+        .local_id_space()
+        .trailing_zeros();
     info!(
         driver = driver.name(),
+        shards,
+        id_layout = %format!("shard_bits={} sequence_bits={sequence_bits}", 32 - sequence_bits),
         tls = tls.name(),
         limits = %limits.join(" "),
         "listening on {addr}"

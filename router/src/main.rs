@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use router::Server;
-use router_core::{Router, Stats};
+use router::ShardedServer;
+use router_core::{Config, Stats};
 use router_metrics::{MetricsServer, StatsCell, TlsCollector, registry};
-use router_tls::{Tls, TlsCounters};
+use router_tls::{TlsConfig, TlsCounters};
 use tracing::error;
 
 use crate::cli::Cli;
@@ -29,7 +29,8 @@ use crate::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config();
-    let router = Router::new(config.clone()).unwrap_or_else(|error| {
+    // Every shard's share is checked here, for a usage error naming flags.
+    router::shard_config(&config, cli.shards.count(), 0).unwrap_or_else(|error| {
         Cli::command()
             .error(
                 ErrorKind::ValueValidation,
@@ -68,9 +69,9 @@ fn main() -> ExitCode {
     if let Some(metrics) = &metrics {
         logging::serving_metrics(metrics.local_addr());
     }
-    let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let tls = tls.map(|config| Tls::new(config, tls_counters));
-    let served = serve(&cli, router, tls, stats_observer);
+    let stats_cell = metrics.as_ref().map(|_| stats);
+    let tls = tls.map(|config| (config, tls_counters));
+    let served = serve(&cli, &config, tls, stats_cell);
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -83,30 +84,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves on `cli`'s address and driver, over `tls` if any, until a
-/// signal's drain completes, handing the counters to `stats_observer`, if
-/// any, once per loop turn.
+/// Serves on `cli`'s address, driver and shards, over `tls` if any
+/// (every shard counting into its counters), until a signal's drain
+/// completes, handing the counters (summed over the shards, and each
+/// shard's) to `stats_cell`, if any, once per loop turn.
 fn serve(
     cli: &Cli,
-    router: Router,
-    tls: Option<Tls>,
-    stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
+    config: &Config,
+    tls: Option<(TlsConfig, Arc<TlsCounters>)>,
+    stats_cell: Option<StatsCell>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
-    let config = router.config().clone();
-    let mut server = Server::new(cli.driver, listener, router)?;
-    if let Some(observer) = stats_observer {
-        server = server.with_stats_observer(observer);
+    let shards = cli.shards.count();
+    let mut server = ShardedServer::new(cli.driver, listener, config, shards)?;
+    if let Some(cell) = stats_cell {
+        server = server.with_stats_cell(cell);
     }
-    let tls_mode = logging::TlsMode::of(tls.as_ref().map(Tls::config));
-    if let Some(tls) = tls {
-        server = server.with_tls(tls);
+    let tls_mode = logging::TlsMode::of(tls.as_ref().map(|(config, _)| config));
+    if let Some((tls, counters)) = tls {
+        server = server.with_tls(&tls, &counters);
     }
     let shutdown = server.shutdown_handle();
     // Before the start line, so that a signal sent as soon as it is read
     // drains rather than kills.
     signals::on_termination(move || shutdown.shutdown())?;
-    logging::listening(server.local_addr()?, cli.driver, &config, tls_mode);
+    logging::listening(server.local_addr()?, cli.driver, shards, config, tls_mode);
     server.run()
 }
 

@@ -31,9 +31,10 @@ pub(crate) struct TlsFlags {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) tls_handshake_timeout: Duration,
 
-    /// TLS handshakes under way at once; a connection beyond it is closed at
-    /// once (counted `too_many`), so that stalled handshakes cannot grow
-    /// memory without bound.
+    /// TLS handshakes under way at once, in the whole process (each shard
+    /// gets its share); a connection beyond it is closed at once (counted
+    /// `too_many`), so that stalled handshakes cannot grow memory without
+    /// bound.
     #[arg(long, value_name = "N", default_value_t = TlsLimits::default().max_handshakes)]
     pub(crate) tls_max_handshakes: usize,
 }

@@ -6,9 +6,65 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
-use router::{Driver, Server};
-use router_core::{Config, Router, Stats};
+use std::sync::Arc;
+
+use router::ShardedServer;
+use router_core::{Config, Owner, Stats};
+use router_tls::{TlsConfig, TlsCounters};
 use tokio::sync::oneshot;
+
+/// What a test runs the router on: an event loop, and how many shards
+/// (threads, each with its own loop and router core) of it.
+///
+/// The suite runs each test on every driver with one shard and with two
+/// ([`driver_tests!`](crate::driver_tests)). With two, clients that connect
+/// one after another land on alternate shards (placement is least-loaded
+/// first, ties round-robin), so the two clients of a pair are on different
+/// shards and every frame between them crosses from one thread to the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Driver {
+    /// The event loop.
+    pub event_loop: router::Driver,
+    /// Shards of it, each on a thread of its own.
+    pub shards: usize,
+}
+
+// Named as `router::Driver`'s variants, so that a test reads the same
+// whichever it is given.
+#[allow(non_upper_case_globals)]
+impl Driver {
+    /// One mio loop.
+    pub const Mio: Driver = Driver::one(router::Driver::Mio);
+    /// One tokio task.
+    pub const Tokio: Driver = Driver::one(router::Driver::Tokio);
+    /// One smol task.
+    pub const Smol: Driver = Driver::one(router::Driver::Smol);
+
+    const fn one(event_loop: router::Driver) -> Driver {
+        Driver {
+            event_loop,
+            shards: 1,
+        }
+    }
+
+    /// The same loop, as `shards` shards.
+    pub const fn sharded(self, shards: usize) -> Driver {
+        Driver { shards, ..self }
+    }
+
+    /// The shard that owns client ID `id`.
+    pub fn shard_of(self, id: u32) -> u32 {
+        match router::shard_layout(self.shards, 0).owner_of(id) {
+            Owner::Local => 0,
+            Owner::Remote { shard, .. } => shard,
+        }
+    }
+
+    /// The loop's name on the command line.
+    pub fn name(self) -> &'static str {
+        self.event_loop.name()
+    }
+}
 
 /// The longest any single step of a test may take before it counts as hung.
 /// Generous, so that a debug build on a loaded two-core machine never fails a
@@ -46,14 +102,16 @@ pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
     launch(driver, config, Box::new(|_| {}), None)
 }
 
-/// As [`start_observed`], serving TLS with `tls` (see `router_tls`).
+/// As [`start_observed`], serving TLS with `tls` (see `router_tls`) on
+/// every shard, each counting into `counters`.
 pub fn start_tls(
     driver: Driver,
     config: Config,
-    tls: router_tls::Tls,
+    tls: &TlsConfig,
+    counters: &Arc<TlsCounters>,
     observer: impl FnMut(&Stats) + Send + 'static,
 ) -> io::Result<TestRouter> {
-    launch(driver, config, Box::new(observer), Some(tls))
+    launch(driver, config, Box::new(observer), Some((tls, counters)))
 }
 
 /// As [`start`], with `observer` installed as the driver's stats observer
@@ -70,14 +128,13 @@ fn launch(
     driver: Driver,
     config: Config,
     observer: StatsObserver,
-    tls: Option<router_tls::Tls>,
+    tls: Option<(&TlsConfig, &Arc<TlsCounters>)>,
 ) -> io::Result<TestRouter> {
     let listener = router::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-    let router = Router::new(config)
-        .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
-    let mut server = Server::new(driver, listener, router)?.with_stats_observer(observer);
-    if let Some(tls) = tls {
-        server = server.with_tls(tls);
+    let mut server = ShardedServer::new(driver.event_loop, listener, &config, driver.shards)?
+        .with_stats_observer(observer);
+    if let Some((tls, counters)) = tls {
+        server = server.with_tls(tls, counters);
     }
     let addr = server.local_addr()?;
     let shutdown = server.shutdown_handle();
@@ -99,7 +156,7 @@ impl TestRouter {
     ) -> io::Result<Self> {
         let (report, finished) = oneshot::channel();
         thread::Builder::new()
-            .name(format!("router-{}", driver.name()))
+            .name(format!("router-{}-{}", driver.name(), driver.shards))
             .spawn(move || {
                 // The test may have given up waiting: nobody to tell then.
                 let _ = report.send(serve());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use router_core::Config;
 use router_tests::{Driver, RouterProcess, TlsClient, driver_tests, frame, start_tls, within};
 use router_tls::test_certs::TestPki;
-use router_tls::{HandshakeFailure, Tls, TlsCounters, TlsLimits};
+use router_tls::{HandshakeFailure, TlsConfig, TlsCounters, TlsLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -26,25 +26,28 @@ driver_tests! {
     the_binary_serves_mutual_tls_from_its_flags,
 }
 
-/// A TLS layer for `pki`'s server certificate, and its counters.
-fn tls(pki: &TestPki, client_auth: bool, limits: TlsLimits) -> (Tls, Arc<TlsCounters>) {
+/// TLS settings for `pki`'s server certificate, and the counters every
+/// shard's layer counts into.
+fn tls(pki: &TestPki, client_auth: bool, limits: TlsLimits) -> (TlsConfig, Arc<TlsCounters>) {
     let counters = Arc::new(TlsCounters::default());
-    let tls = Tls::new(
-        pki.server_config(client_auth, limits),
-        Arc::clone(&counters),
-    );
-    (tls, counters)
+    (pki.server_config(client_auth, limits), counters)
 }
 
 /// PROTOCOL.md's reference exchange, over TLS; the IDs come after the
-/// handshakes, and the router counts exactly the plaintext.
+/// handshakes, and the router counts exactly the plaintext. With shards,
+/// the two clients are on different ones, each with its own TLS layer.
 async fn reference_exchange_over_tls(driver: Driver) -> io::Result<()> {
     let pki = TestPki::new();
     let (tls, counters) = tls(&pki, false, TlsLimits::default());
-    let router = start_tls(driver, Config::default(), tls, |_| {})?;
+    let router = start_tls(driver, Config::default(), &tls, &counters, |_| {})?;
     let client = pki.client_config(None);
     let mut one = TlsClient::connect_tls(router.addr, client.clone(), None).await?;
     let mut two = TlsClient::connect_tls(router.addr, client, None).await?;
+    if driver.shards > 1 {
+        // Placement alternates shards: the exchange crosses them, and the
+        // counters below are the two shards' TLS layers' sum.
+        assert_ne!(driver.shard_of(one.id), driver.shard_of(two.id));
+    }
     one.send(two.id, b"hello, number 2").await?;
     two.expect_delivery(b"hello, number 2").await?;
     two.send(one.id, b"hello back, number 1").await?;
@@ -69,8 +72,8 @@ async fn many_senders_keep_order_and_integrity_over_tls(driver: Driver) -> io::R
     const SENDERS: usize = 8;
     const FRAMES_EACH: usize = 250;
     let pki = TestPki::new();
-    let (tls, _) = tls(&pki, false, TlsLimits::default());
-    let router = start_tls(driver, Config::default(), tls, |_| {})?;
+    let (tls, counters) = tls(&pki, false, TlsLimits::default());
+    let router = start_tls(driver, Config::default(), &tls, &counters, |_| {})?;
     let client = pki.client_config(None);
     let mut receiver = TlsClient::connect_tls(router.addr, client.clone(), None).await?;
     let mut senders = JoinSet::new();
@@ -115,14 +118,14 @@ async fn many_senders_keep_order_and_integrity_over_tls(driver: Driver) -> io::R
 async fn a_paused_sender_over_tls_loses_nothing(driver: Driver) -> io::Result<()> {
     const FRAMES: usize = 4096;
     let pki = TestPki::new();
-    let (tls, _) = tls(&pki, false, TlsLimits::default());
+    let (tls, counters) = tls(&pki, false, TlsLimits::default());
     let config = Config {
         outbound_high_water: 64 << 10,
         outbound_low_water: 16 << 10,
         ..Config::default()
     };
     let (paused_tx, mut paused) = watch::channel(0);
-    let router = start_tls(driver, config, tls, move |stats| {
+    let router = start_tls(driver, config, &tls, &counters, move |stats| {
         paused_tx.send_replace(stats.sender_pauses);
     })?;
     let client = pki.client_config(None);
@@ -162,7 +165,7 @@ fn flood_payload(seq: usize) -> Vec<u8> {
 async fn mutual_tls_admits_only_the_cas_clients(driver: Driver) -> io::Result<()> {
     let pki = TestPki::new();
     let (tls, counters) = tls(&pki, true, TlsLimits::default());
-    let router = start_tls(driver, Config::default(), tls, |_| {})?;
+    let router = start_tls(driver, Config::default(), &tls, &counters, |_| {})?;
     let trusted = pki.client_config(Some(&pki.issue("trusted client")));
     let mut admitted = TlsClient::connect_tls(router.addr, trusted, None).await?;
     admitted.send(admitted.id, b"mine").await?;
@@ -195,7 +198,7 @@ async fn a_stalled_handshake_is_closed_on_time(driver: Driver) -> io::Result<()>
         ..TlsLimits::default()
     };
     let (tls, counters) = tls(&pki, false, limits);
-    let router = start_tls(driver, Config::default(), tls, |_| {})?;
+    let router = start_tls(driver, Config::default(), &tls, &counters, |_| {})?;
     let started = Instant::now();
     let mut stalled = within("connection", TcpStream::connect(router.addr)).await??;
     let mut rest = Vec::new();
@@ -228,7 +231,7 @@ async fn garbage_instead_of_a_client_hello_is_refused_and_counted(
 ) -> io::Result<()> {
     let pki = TestPki::new();
     let (tls, counters) = tls(&pki, false, TlsLimits::default());
-    let router = start_tls(driver, Config::default(), tls, |_| {})?;
+    let router = start_tls(driver, Config::default(), &tls, &counters, |_| {})?;
     let mut plain = within("connection", TcpStream::connect(router.addr)).await??;
     plain
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -24,6 +24,7 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 pub(crate) use receiver::Receiver;
 pub(crate) use sender::Sender;
 
+use crate::cli::Placement;
 use crate::error::BenchError;
 
 /// A connection's read half, over TCP or TLS.
@@ -84,6 +85,8 @@ pub(crate) struct Backend {
     /// With `--tls-ca`: the CA file (NATS reads it itself) and a connector
     /// that trusts it.
     tls: Option<(std::path::PathBuf, Arc<ClientConfig>)>,
+    /// Where the router's pairs go among its shards.
+    placement: router::Placer,
 }
 
 impl Backend {
@@ -114,6 +117,7 @@ impl Backend {
             addr: addr.to_owned(),
             redis,
             tls,
+            placement: router::Placer::default(),
         })
     }
 
@@ -127,6 +131,15 @@ impl Backend {
         self.tls.as_ref().map(|(ca, _)| ca.as_path())
     }
 
+    /// Places the two clients of each pair on a router of `shards` shards
+    /// by `placement`.
+    pub(crate) fn placed(self, placement: Placement, shards: u32) -> Self {
+        Self {
+            placement: router::Placer::new(placement, shards),
+            ..self
+        }
+    }
+
     /// Which system this is.
     pub(crate) fn kind(&self) -> BackendKind {
         self.kind
@@ -137,7 +150,10 @@ impl Backend {
     pub(crate) async fn receiver(&self, index: u32) -> Result<(Addr, Receiver), BenchError> {
         match self.kind {
             BackendKind::Router => {
-                let (id, read, write) = router::connect(&self.addr, self.tls_connector()).await?;
+                let (id, read, write) = self
+                    .placement
+                    .connect(&self.addr, self.tls_connector(), None)
+                    .await?;
                 Ok((Addr::Router(id), Receiver::stream(read, Some(write))))
             }
             BackendKind::Redis => {
@@ -161,7 +177,14 @@ impl Backend {
     pub(crate) async fn sender(&self, dest: &Addr) -> Result<Sender, BenchError> {
         let outgoing = match self.kind {
             BackendKind::Router => {
-                let (_id, read, write) = router::connect(&self.addr, self.tls_connector()).await?;
+                let partner = match dest {
+                    Addr::Router(id) => Some(*id),
+                    _ => None,
+                };
+                let (_id, read, write) = self
+                    .placement
+                    .connect(&self.addr, self.tls_connector(), partner)
+                    .await?;
                 sender::Outgoing::Stream {
                     write,
                     _read: Some(read),
@@ -225,8 +248,12 @@ impl Backend {
             };
             return Ok((half(a), half(b)));
         }
-        let a = self.endpoint(2 * index).await?;
-        let b = self.endpoint(2 * index + 1).await?;
+        let a = self.endpoint(2 * index, None).await?;
+        let partner = match a.addr {
+            Addr::Router(id) => Some(id),
+            _ => None,
+        };
+        let b = self.endpoint(2 * index + 1, partner).await?;
         let (a_addr, b_addr) = (a.addr.clone(), b.addr.clone());
         Ok((a.towards(&b_addr), b.towards(&a_addr)))
     }
@@ -260,10 +287,15 @@ impl Backend {
         }
     }
 
-    async fn endpoint(&self, index: u32) -> Result<Endpoint, BenchError> {
+    /// Endpoint `index`; on the router, placed as asked relative to the
+    /// client with ID `partner`.
+    async fn endpoint(&self, index: u32, partner: Option<u32>) -> Result<Endpoint, BenchError> {
         Ok(match self.kind {
             BackendKind::Router => {
-                let (id, read, write) = router::connect(&self.addr, self.tls_connector()).await?;
+                let (id, read, write) = self
+                    .placement
+                    .connect(&self.addr, self.tls_connector(), partner)
+                    .await?;
                 Endpoint {
                     addr: Addr::Router(id),
                     receiver: Receiver::stream(read, None),

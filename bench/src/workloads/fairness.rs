@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::flow::{self, Flow};
+use super::flow::{self, Flow, Pacer};
 use super::pairs::report_send_error;
 use super::pingpong::{echo, nanos_between, round_trips};
 use super::{Launch, Timing, merge_tallies, pattern};
@@ -41,6 +41,8 @@ pub(crate) struct FairnessShape {
     pub(crate) flood_size: usize,
     /// Most flood messages in flight.
     pub(crate) flood_window: u64,
+    /// The flood's cap in bytes per second, if any.
+    pub(crate) flood_rate: Option<f64>,
     /// Length of each phase.
     pub(crate) phase: Duration,
     /// Start of each phase left out of the measurement.
@@ -189,6 +191,7 @@ pub(crate) async fn run(
         flood_pattern,
         timing,
         move |now| phases.paused_until(now),
+        shape.flood_rate.map(Pacer::new),
     ));
     let initiator = tokio::spawn(async move {
         let size = ping_pattern.size();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use tokio::time::timeout_at;
@@ -67,11 +67,51 @@ pub(super) async fn send(
     pattern: Arc<Pattern>,
     timing: Timing,
 ) -> Result<u64, BenchError> {
-    send_gated(tx, flow, index, window, pattern, timing, |_| None).await
+    send_gated(tx, flow, index, window, pattern, timing, |_| None, None).await
+}
+
+/// How far ahead of its rate a paced sender may run: the runtime's timer
+/// sleeps in whole milliseconds, so a sender that waited for every message's
+/// exact turn would fall far below a rate of many messages per millisecond.
+const PACE_SLACK: Duration = Duration::from_millis(2);
+
+/// Spaces a sender's messages so that it averages at most a given rate while it
+/// sends, running ahead by at most [`PACE_SLACK`]. Time spent paused earns no
+/// credit: a sender resuming after a pause does not burst.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pacer {
+    bytes_per_s: f64,
+    /// When the next message may go.
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    /// A pacer for `bytes_per_s`.
+    pub(super) fn new(bytes_per_s: f64) -> Self {
+        Self {
+            bytes_per_s,
+            next: None,
+        }
+    }
+
+    /// When the sender may send next, if not yet at `now`.
+    fn wait_until(&self, now: Instant) -> Option<Instant> {
+        self.next
+            .filter(|next| *next > now + PACE_SLACK)
+            .map(|next| next - PACE_SLACK)
+    }
+
+    /// `bytes` went out at `now`.
+    fn sent(&mut self, now: Instant, bytes: usize) {
+        let from = self.next.map_or(now, |next| next.max(now));
+        self.next = Some(from + Duration::from_secs_f64(bytes as f64 / self.bytes_per_s));
+    }
 }
 
 /// [`send`], pausing whenever `paused_until(now)` names an instant to resume at (the
-/// quiet phases of `fairness`). Messages already in flight still arrive while paused.
+/// quiet phases of `fairness`), and no faster than `pacer` allows. Messages already
+/// in flight still arrive while paused.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn send_gated(
     mut tx: Sender,
     flow: Arc<Flow>,
@@ -80,6 +120,7 @@ pub(super) async fn send_gated(
     pattern: Arc<Pattern>,
     timing: Timing,
     paused_until: impl Fn(Instant) -> Option<Instant>,
+    mut pacer: Option<Pacer>,
 ) -> Result<u64, BenchError> {
     let max_batch = (BATCH_BYTES / (pattern.size() + 5)).max(1) as u64;
     let mut seq = 0u64;
@@ -94,6 +135,10 @@ pub(super) async fn send_gated(
                 tokio::time::sleep_until(resume.min(timing.measure_until).into()).await;
                 continue;
             }
+            if let Some(next) = pacer.and_then(|pacer| pacer.wait_until(now)) {
+                tokio::time::sleep_until(next.min(timing.measure_until).into()).await;
+                continue;
+            }
             let in_flight = seq.saturating_sub(flow.received.load(Ordering::Acquire));
             if in_flight >= window {
                 // Bounded, in case the server stops delivering altogether.
@@ -106,7 +151,11 @@ pub(super) async fn send_gated(
                 continue;
             }
             let sent_at_ns = timing.nanos(now);
-            for _ in 0..(window - in_flight).min(max_batch) {
+            let batch = (window - in_flight).min(max_batch);
+            if let Some(pacer) = &mut pacer {
+                pacer.sent(now, batch as usize * pattern.size());
+            }
+            for _ in 0..batch {
                 scratch.clear();
                 let header = Header {
                     sender: index,
@@ -243,8 +292,6 @@ pub(super) async fn receive(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::workloads::Phases;
 
@@ -327,5 +374,35 @@ mod tests {
         let (mut checker, pattern, now) = checker();
         checker.on_payload(now, &payload(&pattern, 10, 0)[..30]);
         assert_eq!(checker.tally.faults.malformed, 1);
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_pacer_spaces_messages_by_their_size() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(1000.0 * 1000.0); // 1 000 bytes per ms
+        assert_eq!(pacer.wait_until(start), None, "the first send goes at once");
+        pacer.sent(start, 2000);
+        assert_eq!(
+            pacer.wait_until(start),
+            None,
+            "2 ms ahead: within the slack"
+        );
+        pacer.sent(start, 3000);
+        assert_eq!(pacer.wait_until(start), Some(start + 3 * MS));
+        assert_eq!(pacer.wait_until(start + 3 * MS), None);
+    }
+
+    #[test]
+    fn a_paused_pacer_earns_no_burst() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(1000.0 * 1000.0);
+        pacer.sent(start, 1000);
+        // Idle for a second, then a burst: it runs ahead by the slack only.
+        let later = start + 1000 * MS;
+        assert_eq!(pacer.wait_until(later), None);
+        pacer.sent(later, 5000);
+        assert_eq!(pacer.wait_until(later), Some(later + 3 * MS));
     }
 }

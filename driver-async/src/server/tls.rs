@@ -40,7 +40,7 @@ impl<S: Socket> Write for TryWrite<'_, S> {
 /// decrypted bytes.
 #[derive(Debug)]
 pub(crate) struct TlsSockets<S> {
-    tls: Tls,
+    pub(super) tls: Tls,
     pending: FxHashMap<PendingId, Pending<S>>,
     /// Where sessions decrypt into, one for the task like the read buffer.
     pub(crate) plaintext: Box<[u8]>,
