@@ -12,6 +12,7 @@ use std::time::Instant;
 use atomic_waker::AtomicWaker;
 use router_core::{ConnHandle, Router, Stats};
 use router_links::{AcceptGate, CoreLinks, Doorbell, PeerLinks, Wake};
+use router_tls::Tls;
 use tracing::debug;
 
 use crate::Socket;
@@ -59,7 +60,7 @@ pub struct Server<R: Runtime> {
     router: Router,
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
-    tls: Option<router_tls::Tls>,
+    tls: Option<Tls>,
     /// Rung by the peer links; wakes the task through `task`.
     doorbell: Arc<Doorbell>,
     /// The router task's waker, registered before each wait, for the
@@ -149,7 +150,7 @@ impl<R: Runtime> Server<R> {
     /// `tls` (bounded by its `handshake_timeout` and `max_handshakes`), and
     /// the router gives it an ID only once the handshake completes; from
     /// then on every read and write passes through its session.
-    pub fn with_tls(mut self, tls: router_tls::Tls) -> Self {
+    pub fn with_tls(mut self, tls: Tls) -> Self {
         self.tls = Some(tls);
         self
     }
@@ -289,12 +290,9 @@ impl<R: Runtime> RouterTask<R> {
             && self.gate.as_ref().is_none_or(|gate| gate.my_turn())
     }
 
-    /// The connections this task holds, for the gate to place new ones by:
-    /// those handshaking count, or a burst of TLS clients would all land on
-    /// the core whose turn it was before any of them got an ID.
+    /// The connections this task holds, for the gate ([`Tls::load`]).
     fn load(&self) -> u64 {
-        let handshakes = self.tls.as_ref().map_or(0, |t| t.tls.handshakes());
-        self.router.stats().connections_open + handshakes as u64
+        Tls::load(self.tls.as_ref().map(|t| &t.tls), &self.router)
     }
 
     /// Passes the listener's turn on after accepting (or refusing) a socket.

@@ -18,6 +18,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use router_core::{ConnHandle, LogLimit, Router, Stats};
 use router_links::{AcceptGate, CoreLinks};
+use router_tls::Tls;
 use tracing::{debug, warn};
 
 use crate::sockets::Sockets;
@@ -342,12 +343,9 @@ impl EventLoop {
         }
     }
 
-    /// The connections this loop holds, for the gate to place new ones by:
-    /// those handshaking count, or a burst of TLS clients would all land on
-    /// the loop whose turn it was before any of them got an ID.
+    /// The connections this loop holds, for the gate ([`Tls::load`]).
     fn load(&self) -> u64 {
-        let handshakes = self.tls.as_ref().map_or(0, |t| t.tls.handshakes());
-        self.router.stats().connections_open + handshakes as u64
+        Tls::load(self.tls.as_ref().map(|t| &t.tls), &self.router)
     }
 
     /// Passes the listener's turn on after accepting (or refusing) a socket.

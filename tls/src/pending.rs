@@ -295,6 +295,15 @@ impl Tls {
         self.handshaking
     }
 
+    /// The connections a loop holds, for placing new ones over the shards
+    /// (its `AcceptGate`'s load): `router`'s open ones, and those handshaking
+    /// in `tls`, if on, or a burst of TLS clients would all land on the
+    /// shard whose turn it was before any of them got an ID.
+    pub fn load(tls: Option<&Tls>, router: &Router) -> u64 {
+        let handshakes = tls.map_or(0, Tls::handshakes);
+        router.stats().connections_open + handshakes as u64
+    }
+
     /// Counts and logs a failed handshake; `id`, if any, turns to closing so
     /// that the alert rustls queued is flushed, or, on timeout or a closed
     /// socket, is closed at once.
