@@ -119,9 +119,14 @@ async fn a_paused_sender_over_tls_loses_nothing(driver: Driver) -> io::Result<()
     const FRAMES: usize = 4096;
     let pki = TestPki::new();
     let (tls, counters) = tls(&pki, false, TlsLimits::default());
+    // Small queues, and with shards a small window between them, so that
+    // the pause comes after little work: on a busy machine, pushing the
+    // default 1 MiB window through debug-built rustls twice took longer
+    // than the test's patience.
     let config = Config {
         outbound_high_water: 64 << 10,
         outbound_low_water: 16 << 10,
+        peer_window: 64 << 10,
         ..Config::default()
     };
     let (paused_tx, mut paused) = watch::channel(0);
