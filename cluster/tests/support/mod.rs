@@ -7,5 +7,5 @@
 pub mod nats;
 pub mod node;
 
-pub use nats::{NatsServer, nats_cluster};
+pub use nats::NatsServer;
 pub use node::{Node, World};

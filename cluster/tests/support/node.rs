@@ -139,12 +139,15 @@ impl Io for NodeIo<'_> {
 /// The nodes of a test, by index (`None`: not running).
 pub struct World {
     pub nodes: Vec<Option<Node>>,
+    /// What each client still has to write, fed as its router reads it.
+    unwritten: HashMap<(usize, ConnHandle), Vec<u8>>,
 }
 
 impl World {
     pub fn new(nodes: Vec<Node>) -> World {
         World {
             nodes: nodes.into_iter().map(Some).collect(),
+            unwritten: HashMap::new(),
         }
     }
 
@@ -164,6 +167,7 @@ impl World {
         let deadline = Instant::now() + within;
         loop {
             let now = Instant::now();
+            self.feed_writers(now);
             for node in self.nodes.iter_mut().flatten() {
                 node.turn(now);
             }
@@ -222,6 +226,36 @@ impl World {
                 })
             },
         );
+    }
+
+    /// Client `from` of node `i` writes `bytes` from now on, as fast as its
+    /// router reads them: [`run_until`](Self::run_until) feeds it.
+    pub fn write(&mut self, i: usize, from: ConnHandle, bytes: &[u8]) {
+        self.unwritten
+            .entry((i, from))
+            .or_default()
+            .extend_from_slice(bytes);
+    }
+
+    /// Bytes client `from` of node `i` has not yet got its router to read.
+    pub fn unwritten(&self, i: usize, from: ConnHandle) -> usize {
+        self.unwritten.get(&(i, from)).map_or(0, Vec::len)
+    }
+
+    /// Feeds each writing client's router one read's worth, if it reads.
+    fn feed_writers(&mut self, now: Instant) {
+        const READ: usize = 16 * 1024;
+        for (&(i, conn), bytes) in self.unwritten.iter_mut() {
+            let Some(node) = self.nodes[i].as_mut() else {
+                continue;
+            };
+            if bytes.is_empty() || !node.router.wants_read(conn) {
+                continue;
+            }
+            let len = bytes.len().min(READ);
+            node.router.handle_input(conn, &bytes[..len], now);
+            bytes.drain(..len);
+        }
     }
 
     /// A new client of node `i`, its ID read.
