@@ -110,7 +110,12 @@ pub struct Config {
     pub peer_timeout: Duration,
     /// This run of this core, as its peers see it: a core that restarts must
     /// come back with another value (the start time in milliseconds, say), so
-    /// that its peers discard what they knew of its previous run. Default 0.
+    /// that its peers discard what they knew of its previous run. It is also
+    /// where the core's ID sequence starts (modulo its ID space), so that a
+    /// run started in the `router` server's way, with its start time in
+    /// milliseconds, hands out no ID of its previous run as long as that
+    /// run handed out fewer IDs than milliseconds passed between the two
+    /// starts, within one turn of the space. Default 0.
     pub incarnation: u64,
     /// Largest batch, header included, this core hands a peer link. A link
     /// that carries whole messages of bounded size (a NATS server refuses
