@@ -1,0 +1,116 @@
+//! Three router nodes, each on its own server of a three-server NATS cluster
+//! (routes on loopback): frames cross servers as well as nodes.
+
+mod support;
+
+use std::time::Duration;
+
+use support::nats::nats_cluster;
+use support::node::test_config;
+use support::{Node, World};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn three_nodes() -> (Vec<support::NatsServer>, World) {
+    let servers = nats_cluster(3);
+    let config = test_config();
+    let nodes = servers
+        .iter()
+        .enumerate()
+        .map(|(i, server)| Node::start(&server.url(), i as u32, &config, 1))
+        .collect();
+    let mut world = World::new(nodes);
+    // Routes form, and interest in each node's subject spreads, before any
+    // node hears every other.
+    world.wait_until_joined();
+    (servers, world)
+}
+
+#[test]
+fn the_reference_exchange_and_ordered_streams_cross_a_nats_cluster() {
+    let (_servers, mut world) = three_nodes();
+    let one = world.connect(0);
+    let two = world.connect(2);
+    world.send(0, one, two.id(), b"hello, number 2");
+    world.run_until("number 2's frame", WAIT, |w| !w.received(2, two).is_empty());
+    assert_eq!(world.received(2, two), b"hello, number 2\0");
+    world.send(2, two, one.id(), b"hello back, number 1");
+    world.run_until("number 1's frame", WAIT, |w| !w.received(0, one).is_empty());
+    assert_eq!(world.received(0, one), b"hello back, number 1\0");
+
+    // A stream around the ring of nodes, and one into node 0 from each.
+    let mut pairs = Vec::new();
+    for (from_node, to_node) in [(0, 1), (1, 2), (2, 0), (1, 0), (2, 0)] {
+        let from = world.connect(from_node);
+        let to = world.connect(to_node);
+        let mut stream = Vec::new();
+        let mut expected = Vec::new();
+        for n in 0..300 {
+            let payload = format!("{from_node}->{to_node} {n} {}", "z".repeat(n * 97 % 2500));
+            router_client::encode_frame(to.id(), payload.as_bytes(), &mut stream).expect("no 0x00");
+            expected.extend_from_slice(payload.as_bytes());
+            expected.push(0);
+        }
+        world.write(from_node, from, &stream);
+        pairs.push((to_node, to, expected));
+    }
+    world.run_until("every stream", WAIT * 2, |w| {
+        pairs
+            .iter()
+            .all(|(node, to, expected)| w.received(*node, *to).len() >= expected.len())
+    });
+    for (node, to, expected) in &pairs {
+        assert!(
+            world.received(*node, *to) == &expected[..],
+            "whole and in order"
+        );
+    }
+    for i in 0..3 {
+        let stats = world.node(i).router.stats().clone();
+        assert_eq!(stats.dropped_total().frames, 0, "node {i}: {stats:?}");
+    }
+}
+
+#[test]
+fn a_slow_reader_pauses_senders_on_two_other_nodes_of_the_nats_cluster() {
+    let (_servers, mut world) = three_nodes();
+    let config = test_config();
+    let reader = world.connect(2);
+    world.node(2).blocked.insert(reader);
+    let senders = [world.connect(0), world.connect(1)];
+    let mut expected = Vec::new();
+    for (i, &sender) in senders.iter().enumerate() {
+        let mut stream = Vec::new();
+        for n in 0..1500 {
+            let payload = format!("from {i} {n:>600}");
+            router_client::encode_frame(reader.id(), payload.as_bytes(), &mut stream)
+                .expect("no 0x00");
+        }
+        expected.push(stream.len() - 1500 * 4);
+        world.write(i, sender, &stream);
+    }
+    world.run_until("both senders to pause", WAIT, |w| {
+        (0..2).all(|i| {
+            w.node(i)
+                .router
+                .connection_info(senders[i])
+                .expect("open")
+                .paused
+        })
+    });
+    let queued = world
+        .node(2)
+        .router
+        .connection_info(reader)
+        .expect("open")
+        .queued_bytes;
+    let bound = config.outbound_high_water + 2 * config.peer_window + config.max_frame_bytes;
+    assert!(queued <= bound, "{queued} queued, bound {bound}");
+    world.unblock(2, reader);
+    let total: usize = expected.iter().sum();
+    world.run_until("both floods", WAIT * 2, |w| {
+        w.received(2, reader).len() >= total
+    });
+    assert_eq!(world.received(2, reader).len(), total);
+    assert_eq!(world.node(2).router.stats().dropped_total().frames, 0);
+}
