@@ -43,11 +43,13 @@ fn probe_until_delivered(
 ) -> u64 {
     let already = world.received(to.0, to.1).len();
     let mut sent = 0;
+    let mut last: Option<Instant> = None;
     world.run_until("a frame to cross again", WAIT, |w| {
         if w.received(to.0, to.1).len() > already {
             return true;
         }
-        if sent < 200 {
+        // One probe per 100 ms: NATS reconnects with a backoff of seconds.
+        if last.is_none_or(|at| at.elapsed() >= Duration::from_millis(100)) {
             w.send(
                 from.0,
                 from.1,
@@ -55,6 +57,7 @@ fn probe_until_delivered(
                 format!("probe {sent}").as_bytes(),
             );
             sent += 1;
+            last = Some(Instant::now());
         }
         false
     });
