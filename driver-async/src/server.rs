@@ -5,10 +5,13 @@ use std::future::poll_fn;
 use std::io;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use atomic_waker::AtomicWaker;
 use router_core::{ConnHandle, Router, Stats};
+use router_links::{CoreLinks, Doorbell, PeerLinks, Wake};
 use tracing::debug;
 
 use crate::Socket;
@@ -51,6 +54,12 @@ pub struct Server<R: Runtime> {
     router: Router,
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
+    /// Rung by the peer links; wakes the task through `task`.
+    doorbell: Arc<Doorbell>,
+    /// The router task's waker, registered before each wait, for the
+    /// doorbell.
+    task: Arc<AtomicWaker>,
+    links: Option<Box<dyn PeerLinks>>,
     runtime: PhantomData<R>,
 }
 
@@ -68,11 +77,15 @@ impl<R: Runtime> Server<R> {
     /// Nothing is accepted until [`run`](Self::run).
     pub fn new(listener: TcpListener, router: Router) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
+        let task = Arc::new(AtomicWaker::new());
         Ok(Server {
             listener,
             router,
             shutdown: ShutdownHandle::default(),
             observer: None,
+            doorbell: Arc::new(Doorbell::new(Box::new(WakeTask(task.clone())))),
+            task,
+            links: None,
             runtime: PhantomData,
         })
     }
@@ -85,6 +98,21 @@ impl<R: Runtime> Server<R> {
     /// A handle that starts the graceful shutdown from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
+    }
+
+    /// The doorbell that wakes the router task when it waits: for the links
+    /// that bring its core batches from its peers, to ring.
+    pub fn doorbell(&self) -> Arc<Doorbell> {
+        self.doorbell.clone()
+    }
+
+    /// Links the router to its peer cores through `links`, whose deliveries
+    /// ring [`doorbell`](Self::doorbell). Each turn the task reports the
+    /// links' changes and hands their batches to the router, which sends its
+    /// own through them ([`Io::send_to_peer`](router_core::Io::send_to_peer)).
+    pub fn with_peer_links(mut self, links: Box<dyn PeerLinks>) -> Self {
+        self.links = Some(links);
+        self
     }
 
     /// Calls `observer` with the router's counters once per turn of the
@@ -106,10 +134,15 @@ impl<R: Runtime> Server<R> {
     /// connections or pause accepting, and are counted; only adopting the
     /// listener can fail.
     pub async fn run(self) -> io::Result<Stats> {
+        let mut sockets = Sockets::new(R::listener(self.listener)?);
+        sockets.peers = self
+            .links
+            .map(|links| CoreLinks::new(links, self.doorbell.clone()));
         let mut task = RouterTask::<R> {
             timer: R::timer(),
             router: self.router,
-            sockets: Sockets::new(R::listener(self.listener)?),
+            sockets,
+            task: self.task,
             shutdown: self.shutdown,
             observer: self.observer,
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
@@ -118,11 +151,22 @@ impl<R: Runtime> Server<R> {
     }
 }
 
+/// The router task's waker, as the doorbell of its peer links rings it.
+struct WakeTask(Arc<AtomicWaker>);
+
+impl Wake for WakeTask {
+    fn wake(&self) {
+        self.0.wake();
+    }
+}
+
 /// The router and the sockets of its connections, served by one task.
 struct RouterTask<R: Runtime> {
     timer: R::Timer,
     router: Router,
     sockets: Sockets<R::Socket, R::Listener>,
+    /// Where the doorbell of the peer links finds this task's waker.
+    task: Arc<AtomicWaker>,
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
     scratch: Box<[u8]>,
@@ -141,6 +185,10 @@ impl<R: Runtime> RouterTask<R> {
         if !self.router.is_shutting_down() && self.shutdown.poll_requested(cx).is_ready() {
             self.router.shutdown(now);
         }
+        if let Some(peers) = &mut self.sockets.peers {
+            peers.after_wait();
+            peers.take_in(&mut self.router, now);
+        }
         let accepts_left = self.accept(cx, now);
         self.service_ready(now);
         let next = self.router.drive(now, &mut self.sockets);
@@ -155,7 +203,17 @@ impl<R: Runtime> RouterTask<R> {
         // cooperative budget).
         let timer_due = next.is_some_and(|at| self.timer.poll_at(cx, at).is_ready());
         let woken = self.sockets.ready.poll_woken(cx).is_ready();
-        if timer_due || woken || accepts_left {
+        let mut peer_news = false;
+        if !(timer_due || woken || accepts_left) {
+            if let Some(peers) = &mut self.sockets.peers {
+                // Registered before the doorbell hears the task sleeps, so
+                // that a ring from then on wakes this task. A batch that came
+                // meanwhile is taken in now and driven on the next turn.
+                self.task.register(cx.waker());
+                peer_news = peers.before_wait(&mut self.router, now);
+            }
+        }
+        if timer_due || woken || accepts_left || peer_news {
             // Work is left: let the runtime run its other tasks, then come
             // back for another turn.
             cx.waker().wake_by_ref();

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Waker;
 
-use router_core::{ConnHandle, Io};
+use router_core::{ConnHandle, Io, PeerId};
+use router_links::CoreLinks;
 use rustc_hash::FxHashMap;
 use tracing::debug;
 
@@ -22,6 +23,9 @@ pub(crate) struct Sockets<S, L> {
     pub(crate) connections: FxHashMap<ConnHandle, Connection<S>>,
     /// Connections their runtime woke, to be serviced.
     pub(crate) ready: Arc<ReadyQueue>,
+    /// The links to the core's peers, if it has any: batches go out through
+    /// them in [`Io::send_to_peer`].
+    pub(crate) peers: Option<CoreLinks>,
 }
 
 #[derive(Debug)]
@@ -42,6 +46,7 @@ impl<S, L> Sockets<S, L> {
             listener: Some(listener),
             connections: FxHashMap::default(),
             ready: Arc::default(),
+            peers: None,
         }
     }
 
@@ -95,5 +100,11 @@ impl<S: Socket, L> Io for Sockets<S, L> {
 
     fn stop_listening(&mut self) {
         self.listener = None;
+    }
+
+    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+        self.peers
+            .as_mut()
+            .is_some_and(|peers| peers.send(peer, batch))
     }
 }

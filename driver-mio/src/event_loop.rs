@@ -17,6 +17,7 @@ use mio::event::Event as Readiness;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use router_core::{ConnHandle, LogLimit, Router, Stats};
+use router_links::CoreLinks;
 use tracing::{debug, warn};
 
 use crate::sockets::Sockets;
@@ -24,7 +25,8 @@ use crate::stats_observer::StatsObserver;
 
 /// The listener's token, above every client ID so that the two never meet.
 pub(crate) const LISTENER: Token = Token(usize::MAX);
-/// The shutdown waker's token, likewise above every client ID.
+/// The token of the waker that shutdown and the peer links' doorbell
+/// share, likewise above every client ID.
 pub(crate) const WAKER: Token = Token(usize::MAX - 1);
 
 // A connection's token is its client's ID, a `u32`, so the listener and waker
@@ -92,19 +94,28 @@ impl EventLoop {
         self.stats_observer = Some(observer);
     }
 
+    pub(crate) fn link_peers(&mut self, peers: CoreLinks) {
+        self.sockets.peers = Some(peers);
+    }
+
     /// Runs until the router is drained after a shutdown.
     pub(crate) fn run(mut self) -> io::Result<Stats> {
         let mut events = Events::with_capacity(EVENTS_PER_TURN);
         let mut next_deadline = None;
+        let mut now = Instant::now();
         loop {
-            let timeout = self.poll_timeout(next_deadline, Instant::now());
-            match self.poll.poll(&mut events, timeout) {
+            let timeout = self.before_wait(next_deadline, now);
+            let polled = self.poll.poll(&mut events, timeout);
+            if let Some(peers) = &self.sockets.peers {
+                peers.after_wait();
+            }
+            match polled {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 result => result?,
             }
             // One clock reading per turn: a turn's work is bounded, so it is
             // short next to any timeout the router keeps.
-            let now = Instant::now();
+            now = Instant::now();
             // Time is news like the rest, and comes first: an accept pause
             // that ended must end before this turn's accepts.
             self.router.handle_timeout(now);
@@ -118,6 +129,9 @@ impl EventLoop {
                 );
                 self.router.shutdown(now);
             }
+            if let Some(peers) = &mut self.sockets.peers {
+                peers.take_in(&mut self.router, now);
+            }
             self.accept_pending(now);
             self.read_queued(now);
             next_deadline = self.router.drive(now, &mut self.sockets);
@@ -127,6 +141,23 @@ impl EventLoop {
             if self.router.is_drained() {
                 return Ok(self.router.stats().clone());
             }
+        }
+    }
+
+    /// How long the next poll may sleep, after telling the peer links, if
+    /// any, that the loop is about to: not at all if a batch came in the
+    /// meantime, which is then taken in, to be driven on the next turn.
+    fn before_wait(&mut self, deadline: Option<Instant>, now: Instant) -> Option<Duration> {
+        let timeout = self.poll_timeout(deadline, now);
+        if timeout == Some(Duration::ZERO) {
+            return timeout;
+        }
+        let peer_news = (self.sockets.peers.as_mut())
+            .is_some_and(|peers| peers.before_wait(&mut self.router, now));
+        if peer_news {
+            Some(Duration::ZERO)
+        } else {
+            timeout
         }
     }
 
@@ -147,7 +178,7 @@ impl EventLoop {
     fn on_readiness(&mut self, readiness: &Readiness) {
         match readiness.token() {
             LISTENER => self.listener_ready = true,
-            // The shutdown flag is checked on every turn.
+            // The shutdown flag and the peer links are checked on every turn.
             WAKER => {}
             // Every other token is a connection's: its client's ID.
             token => {

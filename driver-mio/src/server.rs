@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 use router_core::{Router, Stats};
+use router_links::{CoreLinks, Doorbell, PeerLinks, Wake};
 use tracing::warn;
 
 use crate::event_loop::{EventLoop, LISTENER, WAKER};
@@ -21,6 +22,7 @@ pub struct Server {
     event_loop: EventLoop,
     local_addr: SocketAddr,
     shutdown: ShutdownHandle,
+    doorbell: Arc<Doorbell>,
 }
 
 impl Server {
@@ -38,11 +40,13 @@ impl Server {
             requested: Arc::new(AtomicBool::new(false)),
             waker: Arc::new(Waker::new(poll.registry(), WAKER)?),
         };
+        let doorbell = Arc::new(Doorbell::new(Box::new(WakeLoop(shutdown.waker.clone()))));
         let sockets = Sockets::new(listener);
         Ok(Server {
             local_addr,
             event_loop: EventLoop::new(poll, sockets, router, shutdown.requested.clone()),
             shutdown,
+            doorbell,
         })
     }
 
@@ -61,6 +65,22 @@ impl Server {
         self
     }
 
+    /// The doorbell that wakes this server's loop when it sleeps: for the
+    /// links that bring its core batches from its peers, to ring.
+    pub fn doorbell(&self) -> Arc<Doorbell> {
+        self.doorbell.clone()
+    }
+
+    /// Links the router to its peer cores through `links`, whose deliveries
+    /// ring [`doorbell`](Self::doorbell). Each turn the loop reports the
+    /// links' changes and hands their batches to the router, which sends its
+    /// own through them ([`Io::send_to_peer`](router_core::Io::send_to_peer)).
+    pub fn with_peer_links(mut self, links: Box<dyn PeerLinks>) -> Server {
+        let doorbell = self.doorbell.clone();
+        self.event_loop.link_peers(CoreLinks::new(links, doorbell));
+        self
+    }
+
     /// A handle that stops this server from any thread, before or while it runs.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
@@ -75,6 +95,19 @@ impl Server {
     /// close those connections and are counted in the [`Stats`].
     pub fn run(self) -> io::Result<Stats> {
         self.event_loop.run()
+    }
+}
+
+/// The loop's waker, as its doorbell rings it.
+struct WakeLoop(Arc<Waker>);
+
+impl Wake for WakeLoop {
+    fn wake(&self) {
+        // The links are checked on every turn; the wake-up only makes that
+        // turn come now.
+        if let Err(error) = self.0.wake() {
+            warn!(%error, "could not wake the event loop; peer batches wait for its next wake-up");
+        }
     }
 }
 

@@ -6,7 +6,8 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 
 use mio::net::{TcpListener, TcpStream};
-use router_core::{ConnHandle, Io};
+use router_core::{ConnHandle, Io, PeerId};
+use router_links::CoreLinks;
 use rustc_hash::FxHashMap;
 use tracing::debug;
 
@@ -36,6 +37,9 @@ pub(crate) struct Sockets {
     /// repeat, so whoever is listed here is read until it is drained: a
     /// read that leaves the buffer part-empty, or `WouldBlock`.
     pub(crate) read_queue: VecDeque<ConnHandle>,
+    /// The links to the core's peers, if it has any: batches go out through
+    /// them in [`Io::send_to_peer`].
+    pub(crate) peers: Option<CoreLinks>,
 }
 
 impl Sockets {
@@ -44,6 +48,7 @@ impl Sockets {
             listener: Some(listener),
             connections: FxHashMap::default(),
             read_queue: VecDeque::new(),
+            peers: None,
         }
     }
 
@@ -101,5 +106,11 @@ impl Io for Sockets {
 
     fn stop_listening(&mut self) {
         self.listener = None;
+    }
+
+    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+        self.peers
+            .as_mut()
+            .is_some_and(|peers| peers.send(peer, batch))
     }
 }

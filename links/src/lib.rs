@@ -16,8 +16,10 @@
 //! then: every link into one core rings that core's [`Doorbell`], which wakes
 //! the loop only if it is asleep, and counts the wake-ups it cost.
 
+mod core_links;
 mod doorbell;
 mod peer_links;
 
+pub use core_links::CoreLinks;
 pub use doorbell::{Doorbell, Wake};
 pub use peer_links::{PeerChange, PeerLinks};

@@ -31,4 +31,13 @@ pub trait PeerLinks: Send {
     /// the loop stays short; returns how many it handed over. Call it again
     /// on the next turn if it returned its bound.
     fn receive(&mut self, take: &mut dyn FnMut(&[u8])) -> usize;
+
+    /// Whether a link that refused a batch for want of room has room again:
+    /// the driver then drives the router, which offers the batch again,
+    /// rather than wait. A link that refuses for want of room must also
+    /// ring this core's doorbell when room comes, since the core may sleep
+    /// with the batch. The default, for links that never fill: `false`.
+    fn has_room_again(&mut self) -> bool {
+        false
+    }
 }

@@ -36,8 +36,10 @@ mod listener;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use router_core::{Router, Stats};
+use router_links::{Doorbell, PeerLinks};
 
 pub use listener::{LISTEN_BACKLOG, listen};
 
@@ -124,6 +126,26 @@ impl Server {
             Server::Mio(server) => ShutdownHandle::Mio(server.shutdown_handle()),
             Server::Tokio(server) => ShutdownHandle::Async(server.shutdown_handle()),
             Server::Smol(server) => ShutdownHandle::Async(server.shutdown_handle()),
+        }
+    }
+
+    /// The doorbell that wakes this server's loop when it waits, for the
+    /// links that bring its core batches from its peers to ring.
+    pub fn doorbell(&self) -> Arc<Doorbell> {
+        match self {
+            Server::Mio(server) => server.doorbell(),
+            Server::Tokio(server) => server.doorbell(),
+            Server::Smol(server) => server.doorbell(),
+        }
+    }
+
+    /// Links the router to its peer cores through `links`, whose deliveries
+    /// ring [`doorbell`](Self::doorbell).
+    pub fn with_peer_links(self, links: Box<dyn PeerLinks>) -> Server {
+        match self {
+            Server::Mio(server) => Server::Mio(Box::new(server.with_peer_links(links))),
+            Server::Tokio(server) => Server::Tokio(server.with_peer_links(links)),
+            Server::Smol(server) => Server::Smol(server.with_peer_links(links)),
         }
     }
 
