@@ -58,14 +58,27 @@ pub(crate) struct CoreSlot {
     pub(crate) inbox: Inbox,
     /// Rung when a batch arrives for it; set by [`Bridge::links`].
     pub(crate) doorbell: OnceLock<Arc<Doorbell>>,
+    /// A batch it was refused may go now (the outbox has room, or NATS is
+    /// back): [`PeerLinks::has_room_again`](router_links::PeerLinks).
+    pub(crate) room_again: AtomicBool,
+}
+
+impl CoreSlot {
+    /// The core may offer its refused batch again: flag, then ring, so that
+    /// the woken loop sees the flag.
+    pub(crate) fn room_again(&self) {
+        self.room_again.store(true, Ordering::SeqCst);
+        if let Some(bell) = self.doorbell.get() {
+            bell.ring();
+        }
+    }
 }
 
 impl Shared {
-    fn ring_all(&self) {
+    /// Every core may send again: NATS is back.
+    fn room_for_all(&self) {
         for core in &self.cores {
-            if let Some(bell) = core.doorbell.get() {
-                bell.ring();
-            }
+            core.room_again();
         }
     }
 
@@ -76,7 +89,7 @@ impl Shared {
                     info!("NATS connection back");
                     ClusterStats::bump(&self.stats.reconnects, 1);
                     // Cores holding refused batches offer them again now.
-                    self.ring_all();
+                    self.room_for_all();
                 }
             }
             Event::Disconnected => {
@@ -172,6 +185,7 @@ impl Bridge {
                 .map(|_| CoreSlot {
                     inbox: Inbox::new(options.inbox_bytes),
                     doorbell: OnceLock::new(),
+                    room_again: AtomicBool::new(false),
                 })
                 .collect(),
             connected: AtomicBool::new(false),
@@ -230,7 +244,7 @@ impl Bridge {
             .get(shard as usize)
             .ok_or(ClusterError::Shard(shard))?;
         slot.doorbell
-            .set(doorbell.clone())
+            .set(doorbell)
             .map_err(|_| ClusterError::Shard(shard))?;
         let outbox = Arc::new(Outbox::new(self.options.outbox_bytes));
         let (to_publish, publishing) = mpsc::unbounded_channel();
@@ -241,7 +255,7 @@ impl Bridge {
             publishing,
             outbox.clone(),
             self.shared.clone(),
-            doorbell,
+            shard,
         ));
         Ok(NatsLinks::new(
             &self.options,
@@ -292,7 +306,7 @@ async fn publish(
     mut batches: mpsc::UnboundedReceiver<(u32, Bytes)>,
     outbox: Arc<Outbox>,
     shared: Arc<Shared>,
-    doorbell: Arc<Doorbell>,
+    shard: u32,
 ) {
     while let Some((node, batch)) = batches.recv().await {
         let len = batch.len();
@@ -302,7 +316,7 @@ async fn publish(
             ClusterStats::bump(&shared.stats.publish_errors, 1);
         }
         if outbox.published(len) {
-            doorbell.ring();
+            shared.cores[shard as usize].room_again();
         }
     }
 }

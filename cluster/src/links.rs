@@ -132,6 +132,12 @@ impl PeerLinks for NatsLinks {
         true
     }
 
+    fn has_room_again(&mut self) -> bool {
+        self.shared.cores[self.shard as usize]
+            .room_again
+            .swap(false, Ordering::SeqCst)
+    }
+
     fn receive(&mut self, take: &mut dyn FnMut(&[u8])) -> usize {
         let core = &self.shared.cores[self.shard as usize];
         core.inbox.take(RECEIVE_BOUND, &mut self.arrived);

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use router_cluster::{Bridge, ClusterOptions, NatsLinks};
+use router_cluster::{Bridge, ClusterOptions};
 use router_core::{Config, ConnHandle, IdLayout, Io, PeerId, Router};
-use router_links::{Doorbell, PeerChange, PeerLinks, Wake};
+use router_links::{CoreLinks, Doorbell, Wake};
 
 /// Node bits of every test cluster.
 pub const NODE_BITS: u8 = 2;
@@ -27,8 +27,7 @@ impl Wake for Unpark {
 pub struct Node {
     pub router: Router,
     pub bridge: Bridge,
-    links: NatsLinks,
-    pub doorbell: Arc<Doorbell>,
+    links: CoreLinks,
     pub received: HashMap<ConnHandle, Vec<u8>>,
     /// Clients that read nothing.
     pub blocked: HashSet<ConnHandle>,
@@ -68,8 +67,7 @@ impl Node {
         Node {
             router,
             bridge,
-            links,
-            doorbell,
+            links: CoreLinks::new(Box::new(links), doorbell),
             received: HashMap::new(),
             blocked: HashSet::new(),
         }
@@ -78,15 +76,7 @@ impl Node {
     /// One turn of the node's loop: peer changes, arrived batches, timers,
     /// then everything the router wants done.
     pub fn turn(&mut self, now: Instant) {
-        while let Some(change) = self.links.poll_change() {
-            match change {
-                PeerChange::Up(peer) => self.router.handle_peer_up(peer, now).expect("a peer"),
-                PeerChange::Down(peer) => self.router.handle_peer_down(peer, now),
-            }
-        }
-        let router = &mut self.router;
-        self.links
-            .receive(&mut |batch| router.handle_peer_input(batch, now));
+        self.links.take_in(&mut self.router, now);
         let mut io = NodeIo {
             received: &mut self.received,
             blocked: &self.blocked,
@@ -104,7 +94,7 @@ impl Node {
 struct NodeIo<'a> {
     received: &'a mut HashMap<ConnHandle, Vec<u8>>,
     blocked: &'a HashSet<ConnHandle>,
-    links: &'a mut NatsLinks,
+    links: &'a mut CoreLinks,
 }
 
 impl Io for NodeIo<'_> {
@@ -175,8 +165,13 @@ impl World {
                 return;
             }
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            for node in self.nodes.iter().flatten() {
-                node.doorbell.sleep();
+            let now = Instant::now();
+            let mut news = false;
+            for node in self.nodes.iter_mut().flatten() {
+                news |= node.links.before_wait(&mut node.router, now);
+            }
+            if news {
+                continue;
             }
             let mut wake = deadline;
             for node in self.nodes.iter().flatten() {
@@ -184,14 +179,13 @@ impl World {
                     wake = wake.min(at);
                 }
             }
-            // A ring between the turn and here unparks at once; the bound
-            // covers the bridge's own wake-ups (NATS back, room to publish).
+            // A ring since `before_wait` unparks at once (park's token).
             let wait = wake
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(50));
             std::thread::park_timeout(wait);
             for node in self.nodes.iter().flatten() {
-                node.doorbell.awake();
+                node.links.after_wait();
             }
         }
     }
