@@ -41,10 +41,12 @@
 mod bridge;
 mod inbox;
 mod links;
+mod metrics;
 mod options;
 mod stats;
 
 pub use bridge::{Bridge, ClusterError};
 pub use links::NatsLinks;
+pub use metrics::ClusterCollector;
 pub use options::{ClusterOptions, NatsAuth};
 pub use stats::{ClusterStats, NodeTraffic};
