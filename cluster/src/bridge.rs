@@ -1,7 +1,7 @@
 //! The node's one NATS connection: its subscription, and the publishing of
 //! every core's batches.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_nats::{Client, ConnectOptions, Event, Subject};
@@ -36,6 +36,9 @@ pub enum ClusterError {
     /// The node's subject could not be subscribed.
     #[error("subscribing to NATS: {0}")]
     Subscribe(#[from] async_nats::SubscribeError),
+    /// The server did not confirm the subscription.
+    #[error("flushing the subscription to NATS: {0}")]
+    Flush(String),
     /// [`Bridge::links`] was asked twice for one shard, or for one it does
     /// not run.
     #[error("shard {0} is not this node's, or its links were taken already")]
@@ -49,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) cores: Vec<CoreSlot>,
     /// The NATS connection is up: batches are taken.
     pub(crate) connected: AtomicBool,
+    /// Connections established, the first included.
+    connects: AtomicU64,
     pub(crate) node: u32,
 }
 
@@ -85,7 +90,8 @@ impl Shared {
     fn on_event(&self, event: Event) {
         match event {
             Event::Connected => {
-                if !self.connected.swap(true, Ordering::SeqCst) {
+                let first = self.connects.fetch_add(1, Ordering::SeqCst) == 0;
+                if !self.connected.swap(true, Ordering::SeqCst) && !first {
                     info!("NATS connection back");
                     ClusterStats::bump(&self.stats.reconnects, 1);
                     // Cores holding refused batches offer them again now.
@@ -189,12 +195,22 @@ impl Bridge {
                 })
                 .collect(),
             connected: AtomicBool::new(false),
+            connects: AtomicU64::new(0),
             node: options.node,
         });
         let client = runtime.block_on(connect(&options, &shared))?;
         shared.connected.store(true, Ordering::SeqCst);
         let max_payload = client.server_info().max_payload;
-        let subscriber = runtime.block_on(client.subscribe(options.subject(options.node)))?;
+        let subscriber = runtime.block_on(async {
+            let subscriber = client.subscribe(options.subject(options.node)).await?;
+            // Once the server answers the flush's ping it holds the
+            // subscription: a batch published from now on reaches it.
+            client
+                .flush()
+                .await
+                .map_err(|error| ClusterError::Flush(error.to_string()))?;
+            Ok::<_, ClusterError>(subscriber)
+        })?;
         let dispatching = shared.clone();
         runtime.spawn(async move {
             let mut subscriber = subscriber;

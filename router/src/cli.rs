@@ -7,6 +7,7 @@ use clap::{Parser, ValueEnum};
 use router::Driver;
 use router_core::{Config, ConfigError};
 
+use crate::cluster_flags::ClusterFlags;
 use crate::limit_flags::{LimitFlags, flag};
 
 /// A TCP message router: each client is sent its ID, then every frame
@@ -39,6 +40,10 @@ pub(crate) struct Cli {
     /// The router's limits, one flag each.
     #[command(flatten)]
     limits: LimitFlags,
+
+    /// Joining a cluster through NATS.
+    #[command(flatten)]
+    pub(crate) cluster: ClusterFlags,
 }
 
 /// How log lines are written.
@@ -56,6 +61,12 @@ impl Cli {
     /// [`Router::new`]: router_core::Router::new
     pub(crate) fn config(&self) -> Config {
         self.limits.0.clone()
+    }
+
+    /// Whether `--max-frame-bytes` was given, rather than left to its
+    /// default (which a cluster node fits to the NATS server's payload).
+    pub(crate) fn frame_limit_given(&self) -> bool {
+        self.limits.1.contains(&"max_frame_bytes")
     }
 }
 
@@ -138,6 +149,37 @@ mod tests {
                 ..Config::default()
             }
         );
+    }
+
+    #[test]
+    fn the_cluster_flags_make_the_bridge_options() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.cluster.options().map(|o| o.url), None, "a lone router");
+        assert!(!cli.frame_limit_given());
+        let cli = parse(&[
+            "--nats=nats://127.0.0.1:4222",
+            "--nats-token=secret",
+            "--node=5",
+            "--node-bits=3",
+            "--max-frame-bytes=1000",
+        ])
+        .unwrap();
+        let options = cli.cluster.options().expect("a node");
+        assert_eq!(options.url, "nats://127.0.0.1:4222");
+        assert_eq!(
+            options.auth,
+            router_cluster::NatsAuth::Token("secret".into())
+        );
+        assert_eq!((options.node, options.node_bits), (5, 3));
+        assert!(cli.frame_limit_given());
+        for args in [
+            &["--nats-token=secret"][..],
+            &["--node=1"],
+            &["--nats=nats://h", "--nats-token=t", "--nats-creds=f"],
+            &["--nats=nats://h", "--node-bits=17"],
+        ] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! poller failed), 2 for a usage error (an invalid flag or inconsistent limits).
 
 mod cli;
+mod cluster_flags;
 mod limit_flags;
 mod logging;
 mod machine;
@@ -16,8 +17,10 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use prometheus_client::collector::Collector;
 use router::Server;
-use router_core::{Router, Stats};
+use router_cluster::{Bridge, ClusterCollector};
+use router_core::{ConfigError, Router, Stats};
 use router_metrics::{MetricsServer, StatsCell};
 use tracing::error;
 
@@ -25,21 +28,52 @@ use crate::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = cli.config();
+    logging::init(cli.log_format);
+    let mut config = cli.config();
+    // Joined before the router is made: the layout and the batch bound come
+    // from the cluster and its NATS server.
+    let bridge = match cli.cluster.options().map(Bridge::connect).transpose() {
+        Ok(bridge) => bridge,
+        Err(error) => {
+            error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(bridge) = &bridge {
+        config = cluster_flags::node_config(
+            config,
+            bridge.options(),
+            bridge.max_payload(),
+            cli.frame_limit_given(),
+        );
+    }
     let router = Router::new(config.clone()).unwrap_or_else(|error| {
+        let hint = match error {
+            ConfigError::FrameAboveBatch { .. } => {
+                " (max_batch_bytes is the NATS server's max_payload: lower \
+                 --max-frame-bytes, or raise max_payload in the server's configuration)"
+            }
+            _ => "",
+        };
         Cli::command()
             .error(
                 ErrorKind::ValueValidation,
-                format!("invalid limits: {}", cli::describe(&error)),
+                format!("invalid limits: {}{hint}", cli::describe(&error)),
             )
             .exit()
     });
-    logging::init(cli.log_format);
     let stats = StatsCell::new();
+    let collectors: Vec<Box<dyn Collector>> = bridge
+        .iter()
+        .map(|bridge| {
+            let node = bridge.options().node;
+            Box::new(ClusterCollector::new(bridge.stats(), node)) as Box<dyn Collector>
+        })
+        .collect();
     // Serves until dropped, at exit.
     let metrics = match cli
         .metrics_addr
-        .map(|addr| MetricsServer::bind(addr, stats.clone()))
+        .map(|addr| MetricsServer::bind_with(addr, stats.clone(), collectors))
         .transpose()
     {
         Ok(metrics) => metrics,
@@ -52,7 +86,7 @@ fn main() -> ExitCode {
         logging::serving_metrics(metrics.local_addr());
     }
     let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let served = serve(&cli, router, stats_observer);
+    let served = serve(&cli, router, stats_observer, bridge.as_ref());
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -71,10 +105,18 @@ fn serve(
     cli: &Cli,
     router: Router,
     stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
+    bridge: Option<&Bridge>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
     let config = router.config().clone();
     let mut server = Server::new(cli.driver, listener, router)?;
+    if let Some(bridge) = bridge {
+        // One core per node for now: shard 0 of node K.
+        let links = bridge
+            .links(0, server.doorbell())
+            .map_err(io::Error::other)?;
+        server = server.with_peer_links(Box::new(links));
+    }
     if let Some(observer) = stats_observer {
         server = server.with_stats_observer(observer);
     }
