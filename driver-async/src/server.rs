@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use atomic_waker::AtomicWaker;
 use router_core::{ConnHandle, Router, Stats};
-use router_links::{CoreLinks, Doorbell, PeerLinks, Wake};
+use router_links::{AcceptGate, CoreLinks, Doorbell, PeerLinks, Wake};
 use tracing::debug;
 
 use crate::Socket;
@@ -60,6 +60,7 @@ pub struct Server<R: Runtime> {
     /// doorbell.
     task: Arc<AtomicWaker>,
     links: Option<Box<dyn PeerLinks>>,
+    gate: Option<Box<dyn AcceptGate>>,
     runtime: PhantomData<R>,
 }
 
@@ -86,6 +87,7 @@ impl<R: Runtime> Server<R> {
             doorbell: Arc::new(Doorbell::new(Box::new(WakeTask(task.clone())))),
             task,
             links: None,
+            gate: None,
             runtime: PhantomData,
         })
     }
@@ -112,6 +114,17 @@ impl<R: Runtime> Server<R> {
     /// own through them ([`Io::send_to_peer`](router_core::Io::send_to_peer)).
     pub fn with_peer_links(mut self, links: Box<dyn PeerLinks>) -> Self {
         self.links = Some(links);
+        self
+    }
+
+    /// Shares the listener with other loops (each with a listener
+    /// `try_clone`d from one socket): this task accepts only when `gate`
+    /// says it is its turn, and passes the turn on with each connection it
+    /// accepts. A turn passed to it by a ring of its
+    /// [`doorbell`](Self::doorbell) is taken up even when no new connection
+    /// comes to wake it.
+    pub fn with_accept_gate(mut self, gate: Box<dyn AcceptGate>) -> Self {
+        self.gate = Some(gate);
         self
     }
 
@@ -143,6 +156,8 @@ impl<R: Runtime> Server<R> {
             router: self.router,
             sockets,
             task: self.task,
+            gate: self.gate,
+            listener_armed: false,
             shutdown: self.shutdown,
             observer: self.observer,
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
@@ -167,6 +182,11 @@ struct RouterTask<R: Runtime> {
     sockets: Sockets<R::Socket, R::Listener>,
     /// Where the doorbell of the peer links finds this task's waker.
     task: Arc<AtomicWaker>,
+    /// Whose turn it is to accept, when cores share the listener.
+    gate: Option<Box<dyn AcceptGate>>,
+    /// The listener holds this task's waker for the next connection: its
+    /// last `poll_accept` was `Pending`.
+    listener_armed: bool,
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
     scratch: Box<[u8]>,
@@ -182,16 +202,24 @@ impl<R: Runtime> RouterTask<R> {
         // Time is news like the rest, and comes first: an accept pause that
         // ended must end before this turn's accepts.
         self.router.handle_timeout(now);
-        if !self.router.is_shutting_down() && self.shutdown.poll_requested(cx).is_ready() {
-            self.router.shutdown(now);
-        }
+        // The request is read before the peers' batches are taken in, and
+        // acted on after: a batch a peer sent before the request came is
+        // taken while this core still takes frames.
+        let shutdown_requested =
+            !self.router.is_shutting_down() && self.shutdown.poll_requested(cx).is_ready();
         if let Some(peers) = &mut self.sockets.peers {
             peers.after_wait();
             peers.take_in(&mut self.router, now);
         }
+        if shutdown_requested {
+            self.router.shutdown(now);
+        }
         let accepts_left = self.accept(cx, now);
         self.service_ready(now);
         let next = self.router.drive(now, &mut self.sockets);
+        if let Some(gate) = &self.gate {
+            gate.load(self.router.stats().connections_open);
+        }
         if let Some(observer) = &mut self.observer {
             observer(self.router.stats());
         }
@@ -212,6 +240,9 @@ impl<R: Runtime> RouterTask<R> {
                 self.task.register(cx.waker());
                 peer_news = peers.before_wait(&mut self.router, now);
             }
+            // The turn to accept may have come meanwhile, its ring unheard:
+            // the listener must hold this task's waker before it sleeps.
+            peer_news |= self.wants_accept() && !self.listener_armed;
         }
         if timer_due || woken || accepts_left || peer_news {
             // Work is left: let the runtime run its other tasks, then come
@@ -221,22 +252,37 @@ impl<R: Runtime> RouterTask<R> {
         Poll::Pending
     }
 
+    /// Whether the task would accept now: it listens, the router wants
+    /// connections, and it is this core's turn if cores share the listener.
+    fn wants_accept(&self) -> bool {
+        self.sockets.listener.is_some()
+            && self.router.wants_accept()
+            && self.gate.as_ref().is_none_or(|gate| gate.my_turn())
+    }
+
     /// Accepts up to [`ACCEPTS_PER_TURN`] connections; returns whether the
     /// budget ran out with connections perhaps left in the backlog.
     fn accept(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        self.listener_armed = false;
         for _ in 0..ACCEPTS_PER_TURN {
+            if !self.wants_accept() {
+                return false;
+            }
             let Some(listener) = &mut self.sockets.listener else {
                 return false;
             };
-            if !self.router.wants_accept() {
-                return false;
-            }
             match listener.poll_accept(cx) {
-                Poll::Pending => return false,
+                Poll::Pending => {
+                    self.listener_armed = true;
+                    return false;
+                }
                 Poll::Ready(Ok((socket, peer))) => match self.router.handle_accept(now) {
                     Ok(conn) => {
                         debug!(conn = conn.id(), %peer, "connected");
                         self.sockets.insert(conn, socket, peer);
+                        if let Some(gate) = &self.gate {
+                            gate.accepted(self.router.stats().connections_open);
+                        }
                     }
                     // Dropping the socket closes it without a byte written.
                     Err(refused) => debug!(%peer, %refused, "refused"),

@@ -17,7 +17,7 @@ use mio::event::Event as Readiness;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use router_core::{ConnHandle, LogLimit, Router, Stats};
-use router_links::CoreLinks;
+use router_links::{AcceptGate, CoreLinks};
 use tracing::{debug, warn};
 
 use crate::sockets::Sockets;
@@ -66,6 +66,8 @@ pub(crate) struct EventLoop {
     scratch: Box<[u8]>,
     shutdown_requested: Arc<AtomicBool>,
     stats_observer: Option<StatsObserver>,
+    /// Whose turn it is to accept, when cores share the listener.
+    gate: Option<Box<dyn AcceptGate>>,
     /// Registration fails for every connection alike once the poller is out
     /// of room (`max_user_watches`): one warning per interval then.
     register_warnings: LogLimit,
@@ -86,6 +88,7 @@ impl EventLoop {
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
             shutdown_requested,
             stats_observer: None,
+            gate: None,
             register_warnings: LogLimit::default(),
         }
     }
@@ -96,6 +99,16 @@ impl EventLoop {
 
     pub(crate) fn link_peers(&mut self, peers: CoreLinks) {
         self.sockets.peers = Some(peers);
+    }
+
+    pub(crate) fn share_listener(&mut self, gate: Box<dyn AcceptGate>) {
+        self.gate = Some(gate);
+    }
+
+    /// Whether this loop accepts now: always, unless it shares the
+    /// listener and it is another core's turn.
+    fn my_turn(&self) -> bool {
+        self.gate.as_ref().is_none_or(|gate| gate.my_turn())
     }
 
     /// Runs until the router is drained after a shutdown.
@@ -122,19 +135,26 @@ impl EventLoop {
             for readiness in events.iter() {
                 self.on_readiness(readiness);
             }
-            if self.shutdown_requested.load(Ordering::Acquire) && !self.router.is_shutting_down() {
+            // The request is read before the peers' batches are taken in,
+            // and acted on after: a batch a peer sent before the request
+            // came is taken while this core still takes frames.
+            let shutdown_requested = self.shutdown_requested.load(Ordering::Acquire);
+            if let Some(peers) = &mut self.sockets.peers {
+                peers.take_in(&mut self.router, now);
+            }
+            if shutdown_requested && !self.router.is_shutting_down() {
                 debug!(
                     connections = self.sockets.connections.len(),
                     "shutdown requested"
                 );
                 self.router.shutdown(now);
             }
-            if let Some(peers) = &mut self.sockets.peers {
-                peers.take_in(&mut self.router, now);
-            }
             self.accept_pending(now);
             self.read_queued(now);
             next_deadline = self.router.drive(now, &mut self.sockets);
+            if let Some(gate) = &self.gate {
+                gate.load(self.router.stats().connections_open);
+            }
             if let Some(observer) = &mut self.stats_observer {
                 observer.observe(self.router.stats());
             }
@@ -155,10 +175,10 @@ impl EventLoop {
         let peer_news = (self.sockets.peers.as_mut())
             .is_some_and(|peers| peers.before_wait(&mut self.router, now));
         if peer_news {
-            Some(Duration::ZERO)
-        } else {
-            timeout
+            return Some(Duration::ZERO);
         }
+        // The turn to accept may have come meanwhile, its ring unheard.
+        self.poll_timeout(deadline, now)
     }
 
     /// How long the next poll may sleep: not at all if work is left from this
@@ -167,8 +187,10 @@ impl EventLoop {
     /// comes just too early; and `drive` compares the deadline with the
     /// clock itself, so a poller that returns early or late costs a turn.)
     fn poll_timeout(&self, deadline: Option<Instant>, now: Instant) -> Option<Duration> {
-        let accepts_left =
-            self.listener_ready && self.sockets.listener.is_some() && self.router.wants_accept();
+        let accepts_left = self.listener_ready
+            && self.sockets.listener.is_some()
+            && self.router.wants_accept()
+            && self.my_turn();
         if !self.sockets.read_queue.is_empty() || accepts_left {
             return Some(Duration::ZERO);
         }
@@ -270,7 +292,7 @@ impl EventLoop {
     /// `accept` fails and the router pauses accepting.
     fn accept_pending(&mut self, now: Instant) {
         for _ in 0..ACCEPTS_PER_TURN {
-            if !self.listener_ready || !self.router.wants_accept() {
+            if !self.listener_ready || !self.router.wants_accept() || !self.my_turn() {
                 return;
             }
             let Some(listener) = &self.sockets.listener else {
@@ -295,6 +317,9 @@ impl EventLoop {
             return; // Refused: dropping the socket closes it unwritten.
         };
         debug!(conn = conn.id(), %peer, "connected");
+        if let Some(gate) = &self.gate {
+            gate.accepted(self.router.stats().connections_open);
+        }
         // The router coalesces what it writes; Nagle's algorithm would only
         // hold a small frame back waiting for an ACK.
         if let Err(error) = stream.set_nodelay(true) {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 use router_core::{Router, Stats};
-use router_links::{CoreLinks, Doorbell, PeerLinks, Wake};
+use router_links::{AcceptGate, CoreLinks, Doorbell, PeerLinks, Wake};
 use tracing::warn;
 
 use crate::event_loop::{EventLoop, LISTENER, WAKER};
@@ -78,6 +78,17 @@ impl Server {
     pub fn with_peer_links(mut self, links: Box<dyn PeerLinks>) -> Server {
         let doorbell = self.doorbell.clone();
         self.event_loop.link_peers(CoreLinks::new(links, doorbell));
+        self
+    }
+
+    /// Shares the listener with other loops (each with a listener
+    /// `try_clone`d from one socket): this loop accepts only when `gate`
+    /// says it is its turn, and passes the turn on with each connection it
+    /// accepts. A turn passed to it by a ring of its
+    /// [`doorbell`](Self::doorbell) is taken up even when no new connection
+    /// comes to wake it.
+    pub fn with_accept_gate(mut self, gate: Box<dyn AcceptGate>) -> Server {
+        self.event_loop.share_listener(gate);
         self
     }
 

@@ -16,10 +16,14 @@
 //! then: every link into one core rings that core's [`Doorbell`], which wakes
 //! the loop only if it is asleep, and counts the wake-ups it cost.
 
+mod accept_gate;
 mod core_links;
 mod doorbell;
+mod node_links;
 mod peer_links;
 
+pub use accept_gate::AcceptGate;
 pub use core_links::CoreLinks;
 pub use doorbell::{Doorbell, Wake};
+pub use node_links::NodeLinks;
 pub use peer_links::{PeerChange, PeerLinks};

@@ -36,7 +36,8 @@ struct Incoming {
 }
 
 /// One shard's [`PeerLinks`]: the rings to and from every other shard of
-/// its node.
+/// its node. `outgoing[i]` and `incoming[i]` are the rings to and from the
+/// same peer.
 pub struct ShardLinks {
     outgoing: Vec<Outgoing>,
     incoming: Vec<Incoming>,
@@ -90,16 +91,22 @@ impl ShardLinks {
 
 impl PeerLinks for ShardLinks {
     /// Every peer `Up` at first; a peer `Down` once its loop has ended and
-    /// dropped its links, so that frames for it are counted `no_route`
-    /// rather than wait.
+    /// dropped its links and every batch it sent has been received, so
+    /// that frames for it are counted `no_route` rather than wait.
     fn poll_change(&mut self) -> Option<PeerChange> {
         if let Some(change) = self.changes.pop_front() {
             return Some(change);
         }
-        let ended = self
-            .outgoing
-            .iter_mut()
-            .find(|out| !out.down && out.ring.is_abandoned())?;
+        // Ended, and every batch it sent before it ended taken: those are
+        // the router's to deliver, not to count lost.
+        let (ended, _) = (self.outgoing.iter_mut())
+            .zip(&self.incoming)
+            .find(|(out, from)| {
+                !out.down
+                    && out.ring.is_abandoned()
+                    && from.ring.is_abandoned()
+                    && from.ring.is_empty()
+            })?;
         ended.down = true;
         Some(PeerChange::Down(ended.peer))
     }

@@ -166,7 +166,7 @@ fn a_sender_refused_by_a_full_ring_is_woken_when_it_has_room() {
 }
 
 #[test]
-fn each_peer_comes_up_once_and_goes_down_when_its_links_are_dropped() {
+fn each_peer_comes_up_once_and_goes_down_once_its_links_are_dropped_and_read() {
     let mut links: Vec<ShardLinks> = shards(3, 4).into_iter().map(|(l, ..)| l).collect();
     let changes =
         |links: &mut ShardLinks| std::iter::from_fn(|| links.poll_change()).collect::<Vec<_>>();
@@ -175,7 +175,14 @@ fn each_peer_comes_up_once_and_goes_down_when_its_links_are_dropped() {
         [PeerChange::Up(shard(1)), PeerChange::Up(shard(2))]
     );
     assert_eq!(changes(&mut links[0]), []);
+    assert!(links[2].send(shard(0), b"last words"));
     drop(links.pop());
+    assert_eq!(
+        changes(&mut links[0]),
+        [],
+        "a batch from it is still to come"
+    );
+    assert_eq!(receive_all(&mut links[0]), [b"last words".to_vec()]);
     assert_eq!(changes(&mut links[0]), [PeerChange::Down(shard(2))]);
     assert_eq!(changes(&mut links[0]), [], "down once");
     assert!(!links[0].send(shard(2), b"late"), "nobody to take it");

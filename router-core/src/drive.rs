@@ -65,11 +65,12 @@ pub trait Io {
     /// control is the router's: a link that refuses for long only stalls
     /// the senders to that peer.
     ///
-    /// Called once per peer per `drive` (more only while what is batched
-    /// exceeds [`Config::max_batch_bytes`](crate::Config::max_batch_bytes),
-    /// until the link refuses a batch), only for peers the driver
-    /// reported with [`Router::handle_peer_up`]. A driver without peers
-    /// never sees it called; the default takes nothing.
+    /// Called before the writes of a `drive` and after, once per peer
+    /// each time (more only while what is batched exceeds
+    /// [`Config::max_batch_bytes`](crate::Config::max_batch_bytes), until
+    /// the link refuses a batch), only for peers the driver reported with
+    /// [`Router::handle_peer_up`]. A driver without peers never sees it
+    /// called; the default takes nothing.
     fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
         let _ = (peer, batch);
         false
@@ -86,15 +87,20 @@ impl Router {
     /// every read, so that what a flooding client sent leaves in steps of one
     /// read and a quiet pair beside it waits for one read's routing at most
     /// (driving once per turn, after all its reads, measured far worse for
-    /// such a pair), and once more at the end of each turn. It handles the timeouts due at `now`, then closes
-    /// sockets, resumes readers and writes what is queued until every
-    /// connection is written out or its socket would block, and hands each
-    /// peer core its next batch, if it has one. Calling it with nothing to
+    /// such a pair), and once more at the end of each turn. It handles the timeouts due at `now`, hands each
+    /// peer core its next batch, if it has one, then closes sockets, resumes
+    /// readers and writes what is queued until every connection is written
+    /// out or its socket would block, and hands the peers what that produced. Calling it with nothing to
     /// do is cheap and harmless.
     pub fn drive(&mut self, now: Instant, io: &mut impl Io) -> Option<Instant> {
         if self.poll_timeout().is_some_and(|at| at <= now) {
             self.handle_timeout(now);
         }
+        // Batches first: what a client is written next may answer frames
+        // this core has just forwarded (a sender's note to itself after
+        // them, say), and whatever it does on seeing that write (ask the
+        // router to drain) must find them already handed to the peer.
+        self.transmit_to_peers(now, |peer, batch| io.send_to_peer(peer, batch));
         loop {
             while let Some(event) = self.poll_event() {
                 match event {
@@ -120,6 +126,8 @@ impl Router {
             };
             self.handle_write_result(conn, result, now);
         }
+        // And what the writes produced: a destination that drained tells
+        // the peers whose senders wait on it.
         self.transmit_to_peers(now, |peer, batch| io.send_to_peer(peer, batch));
         self.poll_timeout()
     }

@@ -243,6 +243,71 @@ impl Stats {
         self.closed.iter().sum()
     }
 
+    /// Adds `other`'s counts to these: the counters of a router run as
+    /// several cores (shards) are their sum, gauges included.
+    pub fn add(&mut self, other: &Stats) {
+        let Stats {
+            connections_accepted,
+            connections_refused,
+            accept_errors,
+            accept_pauses,
+            connections_open,
+            received,
+            routed,
+            bytes_written,
+            dropped,
+            closed,
+            senders_paused,
+            sender_pauses,
+            bytes_queued,
+            bytes_buffered,
+            budget_pauses,
+            forwarded,
+            from_peers,
+            peer_bytes_in_flight,
+            peer_stalls,
+            peer_batches_sent,
+            peer_batches_received,
+            peer_batches_rejected,
+            peer_timeouts,
+        } = other;
+        for (sum, count) in [
+            (&mut self.connections_accepted, connections_accepted),
+            (&mut self.connections_refused, connections_refused),
+            (&mut self.accept_errors, accept_errors),
+            (&mut self.accept_pauses, accept_pauses),
+            (&mut self.connections_open, connections_open),
+            (&mut self.bytes_written, bytes_written),
+            (&mut self.senders_paused, senders_paused),
+            (&mut self.sender_pauses, sender_pauses),
+            (&mut self.bytes_queued, bytes_queued),
+            (&mut self.bytes_buffered, bytes_buffered),
+            (&mut self.budget_pauses, budget_pauses),
+            (&mut self.peer_bytes_in_flight, peer_bytes_in_flight),
+            (&mut self.peer_stalls, peer_stalls),
+            (&mut self.peer_batches_sent, peer_batches_sent),
+            (&mut self.peer_batches_received, peer_batches_received),
+            (&mut self.peer_batches_rejected, peer_batches_rejected),
+            (&mut self.peer_timeouts, peer_timeouts),
+        ] {
+            *sum = sum.saturating_add(*count);
+        }
+        for (sum, count) in [
+            (&mut self.received, received),
+            (&mut self.routed, routed),
+            (&mut self.forwarded, forwarded),
+            (&mut self.from_peers, from_peers),
+        ]
+        .into_iter()
+        .chain(self.dropped.iter_mut().zip(dropped))
+        {
+            sum.add(count.frames, count.bytes);
+        }
+        for (sum, count) in self.closed.iter_mut().zip(closed) {
+            *sum = sum.saturating_add(*count);
+        }
+    }
+
     pub(crate) fn count_drop(&mut self, cause: DropCause, frames: u64, bytes: u64) {
         self.dropped[cause as usize].add(frames, bytes);
     }
@@ -256,6 +321,34 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sum_adds_every_count() {
+        let mut one = Stats {
+            connections_accepted: 2,
+            connections_open: 1,
+            peer_timeouts: 1,
+            ..Stats::default()
+        };
+        one.count_drop(DropCause::NoRoute, 1, 10);
+        one.closed[CloseCause::Eof as usize] = 1;
+        let mut sum = one.clone();
+        sum.add(&one);
+        assert_eq!(sum.connections_accepted, 4);
+        assert_eq!(sum.connections_open, 2);
+        assert_eq!(sum.peer_timeouts, 2);
+        assert_eq!(
+            sum.dropped(DropCause::NoRoute),
+            FrameCount {
+                frames: 2,
+                bytes: 20
+            }
+        );
+        assert_eq!(sum.closed(CloseCause::Eof), 2);
+        let mut zero = Stats::default();
+        zero.add(&one);
+        assert_eq!(zero, one, "adding to zero copies");
+    }
 
     #[test]
     fn causes_index_their_own_counters() {

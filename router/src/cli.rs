@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
-use router::Driver;
+use router::{Driver, Shards};
 use router_core::{Config, ConfigError};
 
 use crate::cluster_flags::ClusterFlags;
@@ -26,6 +26,14 @@ pub(crate) struct Cli {
     /// Event loop to run the router on.
     #[arg(long, value_enum, default_value_t = Driver::Mio)]
     pub(crate) driver: Driver,
+
+    /// Router cores to run, one thread and one event loop each: a number,
+    /// or `auto` for one per CPU this process may use. Connections are
+    /// spread over them least-loaded first; frames between clients of two
+    /// shards cross between their threads in batches. Limits hold per
+    /// shard.
+    #[arg(long, value_name = "N|auto", default_value = "1")]
+    pub(crate) shards: Shards,
 
     /// Serve Prometheus metrics at http://ADDR/metrics (port 0: any free
     /// port, logged at start). Off by default.
@@ -104,6 +112,7 @@ mod tests {
         let cli = parse(&[]).unwrap();
         assert_eq!(cli.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(cli.driver, Driver::Mio);
+        assert_eq!(cli.shards, Shards::ONE);
         assert_eq!(cli.metrics_addr, None);
         assert_eq!(cli.log_format, LogFormat::Text);
         assert_eq!(cli.config(), crate::machine::defaults());
@@ -114,6 +123,7 @@ mod tests {
         let cli = parse(&[
             "--listen=0.0.0.0:9000",
             "--driver=tokio",
+            "--shards=4",
             "--metrics-addr=127.0.0.1:9090",
             "--log-format=json",
             "--max-frame-bytes=64KiB",
@@ -130,6 +140,7 @@ mod tests {
         .unwrap();
         assert_eq!(cli.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cli.driver, Driver::Tokio);
+        assert_eq!(cli.shards, "4".parse().unwrap());
         assert_eq!(cli.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
         assert_eq!(cli.log_format, LogFormat::Json);
         let config = cli.config();
@@ -154,7 +165,7 @@ mod tests {
     #[test]
     fn the_cluster_flags_make_the_bridge_options() {
         let cli = parse(&[]).unwrap();
-        assert_eq!(cli.cluster.options().map(|o| o.url), None, "a lone router");
+        assert_eq!(cli.cluster.options(1).map(|o| o.url), None, "a lone router");
         assert!(!cli.frame_limit_given());
         let cli = parse(&[
             "--nats=nats://127.0.0.1:4222",
@@ -164,7 +175,8 @@ mod tests {
             "--max-frame-bytes=1000",
         ])
         .unwrap();
-        let options = cli.cluster.options().expect("a node");
+        let options = cli.cluster.options(3).expect("a node");
+        assert_eq!((options.shards, options.shard_bits), (3, 2));
         assert_eq!(options.url, "nats://127.0.0.1:4222");
         assert_eq!(
             options.auth,
@@ -189,6 +201,8 @@ mod tests {
             &["--drain-timeout=forever"],
             &["--overflow-policy=block"],
             &["--driver=uring"],
+            &["--shards=0"],
+            &["--shards=many"],
             &["--metrics-addr=9090"],
             &["--log-format=xml"],
             &["--listen=localhost"],

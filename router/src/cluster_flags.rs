@@ -50,10 +50,13 @@ pub(crate) struct ClusterFlags {
 }
 
 impl ClusterFlags {
-    /// The bridge's options, if the router joins a cluster.
-    pub(crate) fn options(&self) -> Option<ClusterOptions> {
+    /// The bridge's options for a node of `shards` shards, if the router
+    /// joins a cluster. Every node must run as many.
+    pub(crate) fn options(&self, shards: usize) -> Option<ClusterOptions> {
         let url = self.nats.clone()?;
-        let mut options = ClusterOptions::new(url, self.node, self.node_bits, 0);
+        let mut options =
+            ClusterOptions::new(url, self.node, self.node_bits, router::shard_bits(shards));
+        options.shards = shards as u32;
         options.auth = match (&self.nats_creds, &self.nats_token) {
             (Some(path), _) => NatsAuth::CredsFile(path.clone()),
             (None, Some(token)) => NatsAuth::Token(token.clone()),
@@ -74,7 +77,7 @@ pub(crate) fn node_config(
     max_payload: usize,
     frame_limit_given: bool,
 ) -> Config {
-    config.id_layout = IdLayout::new(options.node_bits, options.node, 0, 0);
+    config.id_layout = IdLayout::new(options.node_bits, options.node, options.shard_bits, 0);
     config.incarnation = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64);

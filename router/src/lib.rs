@@ -33,15 +33,21 @@
 //! ```
 
 mod listener;
+mod placement;
+mod shards;
+mod stats_sum;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use router_core::{Router, Stats};
-use router_links::{Doorbell, PeerLinks};
+use router_links::{AcceptGate, Doorbell, PeerLinks};
 
 pub use listener::{LISTEN_BACKLOG, listen};
+pub use shards::{
+    NodePlace, RING_SLOTS, ShardedServer, Shards, ShardsShutdown, shard_bits, shard_layout,
+};
 
 /// The event loops the router can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -146,6 +152,16 @@ impl Server {
             Server::Mio(server) => Server::Mio(Box::new(server.with_peer_links(links))),
             Server::Tokio(server) => Server::Tokio(server.with_peer_links(links)),
             Server::Smol(server) => Server::Smol(server.with_peer_links(links)),
+        }
+    }
+
+    /// Shares the listener with the other shards of the process (each with
+    /// a listener `try_clone`d from one socket), accepting in turn.
+    pub(crate) fn with_accept_gate(self, gate: Box<dyn AcceptGate>) -> Server {
+        match self {
+            Server::Mio(server) => Server::Mio(Box::new(server.with_accept_gate(gate))),
+            Server::Tokio(server) => Server::Tokio(server.with_accept_gate(gate)),
+            Server::Smol(server) => Server::Smol(server.with_accept_gate(gate)),
         }
     }
 

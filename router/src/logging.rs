@@ -35,13 +35,18 @@ pub(crate) fn init(format: LogFormat) {
 /// The start line. Tests and scripts find the port in its `listening on ADDR`.
 /// Its `limits` field lists every limit ([`Config::LIMITS`]) as
 /// `name=value`, space-separated.
-pub(crate) fn listening(addr: SocketAddr, driver: Driver, config: &Config) {
+pub(crate) fn listening(addr: SocketAddr, driver: Driver, shards: usize, config: &Config) {
     let limits: Vec<String> = Config::LIMITS
         .iter()
         .map(|limit| format!("{}={}", limit.name, limit.get(config)))
         .collect();
+    let sequence_bits = router::shard_layout(shards, 0)
+        .local_id_space()
+        .trailing_zeros();
     info!(
         driver = driver.name(),
+        shards,
+        id_layout = %format!("shard_bits={} sequence_bits={sequence_bits}", 32 - sequence_bits),
         limits = %limits.join(" "),
         "listening on {addr}"
     );

@@ -18,9 +18,9 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use prometheus_client::collector::Collector;
-use router::Server;
+use router::{NodePlace, ShardedServer};
 use router_cluster::{Bridge, ClusterCollector};
-use router_core::{ConfigError, Router, Stats};
+use router_core::{Config, ConfigError, Stats};
 use router_metrics::{MetricsServer, StatsCell};
 use tracing::error;
 
@@ -30,9 +30,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let mut config = cli.config();
-    // Joined before the router is made: the layout and the batch bound come
-    // from the cluster and its NATS server.
-    let bridge = match cli.cluster.options().map(Bridge::connect).transpose() {
+    let shards = cli.shards.count();
+    // Joined before the cores are made: their layout and their batch bound
+    // come from the cluster and its NATS server.
+    let bridge = match cli.cluster.options(shards).map(Bridge::connect).transpose() {
         Ok(bridge) => bridge,
         Err(error) => {
             error!("{error}");
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
             cli.frame_limit_given(),
         );
     }
-    let router = Router::new(config.clone()).unwrap_or_else(|error| {
+    config.validate().unwrap_or_else(|error| {
         let hint = match error {
             ConfigError::FrameAboveBatch { .. } => {
                 " (max_batch_bytes is the NATS server's max_payload: lower \
@@ -86,7 +87,7 @@ fn main() -> ExitCode {
         logging::serving_metrics(metrics.local_addr());
     }
     let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let served = serve(&cli, router, stats_observer, bridge.as_ref());
+    let served = serve(&cli, &config, stats_observer, bridge.as_ref());
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -99,24 +100,38 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves on `cli`'s address and driver until a signal's drain completes,
-/// handing the counters to `stats_observer`, if any, once per loop turn.
+/// Serves on `cli`'s address, driver and shards until a signal's drain
+/// completes, handing the counters (summed over the shards) to
+/// `stats_observer`, if any, once per loop turn.
 fn serve(
     cli: &Cli,
-    router: Router,
+    config: &Config,
     stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
     bridge: Option<&Bridge>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
-    let config = router.config().clone();
-    let mut server = Server::new(cli.driver, listener, router)?;
-    if let Some(bridge) = bridge {
-        // One core per node for now: shard 0 of node K.
-        let links = bridge
-            .links(0, server.doorbell())
-            .map_err(io::Error::other)?;
-        server = server.with_peer_links(Box::new(links));
-    }
+    let shards = cli.shards.count();
+    let mut server = match bridge {
+        None => ShardedServer::new(cli.driver, listener, config, shards)?,
+        Some(bridge) => {
+            let options = bridge.options();
+            let place = NodePlace {
+                node: options.node,
+                node_bits: options.node_bits,
+            };
+            ShardedServer::node(
+                cli.driver,
+                listener,
+                config,
+                shards,
+                place,
+                &mut |shard, bell| {
+                    let links = bridge.links(shard as u32, bell).map_err(io::Error::other)?;
+                    Ok(Box::new(links))
+                },
+            )?
+        }
+    };
     if let Some(observer) = stats_observer {
         server = server.with_stats_observer(observer);
     }
@@ -124,7 +139,7 @@ fn serve(
     // Before the start line, so that a signal sent as soon as it is read
     // drains rather than kills.
     signals::on_termination(move || shutdown.shutdown())?;
-    logging::listening(server.local_addr()?, cli.driver, &config);
+    logging::listening(server.local_addr()?, cli.driver, shards, config);
     server.run()
 }
 

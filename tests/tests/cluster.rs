@@ -53,6 +53,49 @@ async fn two_router_processes_over_nats_pass_the_reference_exchange() -> io::Res
 }
 
 #[tokio::test]
+async fn nodes_of_two_shards_each_carry_frames_between_every_shard() -> io::Result<()> {
+    let server = NatsServer::start();
+    let a = node(&server, Driver::Mio, 0, &["--shards", "2"]).await?;
+    let b = node(&server, Driver::Smol, 1, &["--shards", "2"]).await?;
+    // Clients that connect one after another alternate shards.
+    let mut on_a = Vec::new();
+    let mut on_b = Vec::new();
+    for _ in 0..2 {
+        on_a.push(Client::connect(a.addr).await?);
+        on_b.push(Client::connect(b.addr).await?);
+    }
+    let shard_bit = |id: u32| (id >> 29) & 1;
+    assert_ne!(
+        shard_bit(on_a[0].id),
+        shard_bit(on_a[1].id),
+        "both shards of a"
+    );
+    assert_ne!(
+        shard_bit(on_b[0].id),
+        shard_bit(on_b[1].id),
+        "both shards of b"
+    );
+    // Every shard of a to every shard of b, and back; and within a node.
+    for (i, from_a) in on_a.iter_mut().enumerate() {
+        for (j, from_b) in on_b.iter_mut().enumerate() {
+            let payload = format!("a{i} to b{j}");
+            from_a.send(from_b.id, payload.as_bytes()).await?;
+            from_b.expect_delivery(payload.as_bytes()).await?;
+            let payload = format!("b{j} to a{i}");
+            from_b.send(from_a.id, payload.as_bytes()).await?;
+            from_a.expect_delivery(payload.as_bytes()).await?;
+        }
+    }
+    let other_shard = on_a[1].id;
+    on_a[0].send(other_shard, b"across a's shards").await?;
+    on_a[1].expect_delivery(b"across a's shards").await?;
+    a.terminate()?;
+    b.terminate()?;
+    a.expect_clean_exit().await?;
+    b.expect_clean_exit().await
+}
+
+#[tokio::test]
 async fn a_frame_limit_over_the_nats_max_payload_is_refused_at_start() -> io::Result<()> {
     let server = NatsServer::with_max_payload(4096);
     let error = node(&server, Driver::Mio, 0, &["--max-frame-bytes", "4KiB"])
