@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::streams::stream_for;
 use support::{NatsServer, Node, World, node::test_config};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -34,41 +35,12 @@ fn the_reference_exchange_works_across_nodes() {
     assert_eq!(world.received(0, one), b"hello back, number 1\0");
 }
 
-/// `count` frames of varied sizes for `dest`: the bytes a client writes, and
-/// what the destination must read.
-fn stream_for(dest: u32, tag: &str, count: usize, max_len: usize) -> (Vec<u8>, Vec<u8>) {
-    let mut stream = Vec::new();
-    let mut expected = Vec::new();
-    for n in 0..count {
-        let filler = "x".repeat(n * 131 % max_len);
-        let payload = format!("{tag} {n} {filler}");
-        router_client::encode_frame(dest, payload.as_bytes(), &mut stream).expect("no 0x00");
-        expected.extend_from_slice(payload.as_bytes());
-        expected.push(0);
-    }
-    (stream, expected)
-}
-
 #[test]
 fn frames_between_nodes_arrive_whole_and_in_order_both_ways() {
     let server = NatsServer::start();
     let mut world = two_nodes(&server);
-    let mut pairs = Vec::new();
-    for (from_node, to_node) in [(0, 1), (0, 1), (1, 0), (0, 0)] {
-        let from = world.connect(from_node);
-        let to = world.connect(to_node);
-        let (stream, expected) = stream_for(to.id(), &format!("{from:?}"), 400, 3000);
-        world.write(from_node, from, &stream);
-        pairs.push((to_node, to, expected));
-    }
-    world.run_until("every frame", WAIT * 3, |w| {
-        pairs
-            .iter()
-            .all(|(node, to, expected)| w.received(*node, *to).len() >= expected.len())
-    });
-    for (node, to, expected) in &pairs {
-        assert_eq!(world.received(*node, *to), &expected[..]);
-    }
+    let streams = world.start_streams(&[(0, 1), (0, 1), (1, 0), (0, 0)], 400, 3000);
+    world.finish_streams(&streams, WAIT * 3);
     for i in 0..2 {
         let stats = world.node(i).router.stats().clone();
         assert_eq!(stats.dropped_total().frames, 0, "node {i}: {stats:?}");

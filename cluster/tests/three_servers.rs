@@ -39,32 +39,8 @@ fn the_reference_exchange_and_ordered_streams_cross_a_nats_cluster() {
     assert_eq!(world.received(0, one), b"hello back, number 1\0");
 
     // A stream around the ring of nodes, and one into node 0 from each.
-    let mut pairs = Vec::new();
-    for (from_node, to_node) in [(0, 1), (1, 2), (2, 0), (1, 0), (2, 0)] {
-        let from = world.connect(from_node);
-        let to = world.connect(to_node);
-        let mut stream = Vec::new();
-        let mut expected = Vec::new();
-        for n in 0..300 {
-            let payload = format!("{from_node}->{to_node} {n} {}", "z".repeat(n * 97 % 2500));
-            router_client::encode_frame(to.id(), payload.as_bytes(), &mut stream).expect("no 0x00");
-            expected.extend_from_slice(payload.as_bytes());
-            expected.push(0);
-        }
-        world.write(from_node, from, &stream);
-        pairs.push((to_node, to, expected));
-    }
-    world.run_until("every stream", WAIT * 2, |w| {
-        pairs
-            .iter()
-            .all(|(node, to, expected)| w.received(*node, *to).len() >= expected.len())
-    });
-    for (node, to, expected) in &pairs {
-        assert!(
-            world.received(*node, *to) == &expected[..],
-            "whole and in order"
-        );
-    }
+    let streams = world.start_streams(&[(0, 1), (1, 2), (2, 0), (1, 0), (2, 0)], 300, 2500);
+    world.finish_streams(&streams, WAIT * 2);
     for i in 0..3 {
         let stats = world.node(i).router.stats().clone();
         assert_eq!(stats.dropped_total().frames, 0, "node {i}: {stats:?}");

@@ -6,6 +6,7 @@
 
 pub mod nats;
 pub mod node;
+pub mod streams;
 
 pub use nats::NatsServer;
 pub use node::{Node, World};
