@@ -25,14 +25,7 @@ fn two_nodes(server: &NatsServer) -> World {
 fn the_reference_exchange_works_across_nodes() {
     let server = NatsServer::start();
     let mut world = two_nodes(&server);
-    let one = world.connect(0);
-    let two = world.connect(1);
-    world.send(0, one, two.id(), b"hello, number 2");
-    world.run_until("number 2's frame", WAIT, |w| !w.received(1, two).is_empty());
-    assert_eq!(world.received(1, two), b"hello, number 2\0");
-    world.send(1, two, one.id(), b"hello back, number 1");
-    world.run_until("number 1's frame", WAIT, |w| !w.received(0, one).is_empty());
-    assert_eq!(world.received(0, one), b"hello back, number 1\0");
+    world.reference_exchange(0, 1);
 }
 
 #[test]

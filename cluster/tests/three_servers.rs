@@ -29,14 +29,7 @@ fn three_nodes() -> (Vec<support::NatsServer>, World) {
 #[test]
 fn the_reference_exchange_and_ordered_streams_cross_a_nats_cluster() {
     let (_servers, mut world) = three_nodes();
-    let one = world.connect(0);
-    let two = world.connect(2);
-    world.send(0, one, two.id(), b"hello, number 2");
-    world.run_until("number 2's frame", WAIT, |w| !w.received(2, two).is_empty());
-    assert_eq!(world.received(2, two), b"hello, number 2\0");
-    world.send(2, two, one.id(), b"hello back, number 1");
-    world.run_until("number 1's frame", WAIT, |w| !w.received(0, one).is_empty());
-    assert_eq!(world.received(0, one), b"hello back, number 1\0");
+    world.reference_exchange(0, 2);
 
     // A stream around the ring of nodes, and one into node 0 from each.
     let streams = world.start_streams(&[(0, 1), (1, 2), (2, 0), (1, 0), (2, 0)], 300, 2500);

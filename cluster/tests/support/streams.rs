@@ -55,6 +55,20 @@ impl World {
             .collect()
     }
 
+    /// The protocol's reference exchange between a client of node `a` and
+    /// one of node `b`.
+    pub fn reference_exchange(&mut self, a: usize, b: usize) {
+        const WAIT: Duration = Duration::from_secs(10);
+        let one = self.connect(a);
+        let two = self.connect(b);
+        self.send(a, one, two.id(), b"hello, number 2");
+        self.run_until("number 2's frame", WAIT, |w| !w.received(b, two).is_empty());
+        assert_eq!(self.received(b, two), b"hello, number 2\0");
+        self.send(b, two, one.id(), b"hello back, number 1");
+        self.run_until("number 1's frame", WAIT, |w| !w.received(a, one).is_empty());
+        assert_eq!(self.received(a, one), b"hello back, number 1\0");
+    }
+
     /// Waits until every stream is read, and checks it whole and in order.
     pub fn finish_streams(&mut self, streams: &[Stream], within: Duration) {
         self.run_until("every stream", within, |w| {
