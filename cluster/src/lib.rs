@@ -24,7 +24,7 @@
 //! batch with another layout, so a node started with other bits never
 //! exchanges a frame with this one.
 //!
-//! **Never blocking a core.** [`NatsLinks::send`] copies the batch into a
+//! **Never blocking a core.** [`NatsLinks`] (its `send`) copies the batch into a
 //! bounded outbox (bytes, [`ClusterOptions::outbox_bytes`]) and returns; a
 //! full outbox, or a lost NATS connection, refuses the batch and the core
 //! keeps it (its flow control bounds what it holds). Arriving batches go to a

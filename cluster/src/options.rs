@@ -32,7 +32,7 @@ pub struct ClusterOptions {
     /// Subjects are `{subject_prefix}.{node}`.
     pub subject_prefix: String,
     /// Bytes of batches one core may have waiting to be published; beyond
-    /// it [`NatsLinks::send`](crate::NatsLinks) refuses. Default 4 MiB.
+    /// it [`NatsLinks`](crate::NatsLinks) refuses a batch. Default 4 MiB.
     pub outbox_bytes: usize,
     /// Bytes of arrived batches one core may have waiting to be taken, each
     /// message counted at least 256 bytes; beyond it a message is dropped
