@@ -66,7 +66,8 @@ fn raise_open_file_limit() {
 async fn run(cli: Cli) -> Result<bool, BenchError> {
     let common = &cli.common;
     let phases = common.phases()?;
-    let backend = Backend::new(common.backend, &common.loopback_addr()?)?;
+    let backend = Backend::new(common.backend, &common.loopback_addr()?)?
+        .with_send_addr(common.loopback_send_addr()?)?;
     let probe = common
         .server_pid
         .map(|pid| {

@@ -67,6 +67,8 @@ pub(crate) struct Backend {
     kind: BackendKind,
     /// `host:port` of the server; unused by `direct`.
     addr: String,
+    /// Where router senders connect instead: another node of a cluster.
+    send_addr: Option<String>,
     redis: Option<::redis::Client>,
 }
 
@@ -80,8 +82,21 @@ impl Backend {
         Ok(Self {
             kind,
             addr: addr.to_owned(),
+            send_addr: None,
             redis,
         })
+    }
+
+    /// Router senders connect to `send_addr` (a second cluster node), if
+    /// given, so that every pair crosses nodes; receivers stay at the
+    /// backend's address.
+    pub(crate) fn with_send_addr(self, send_addr: Option<String>) -> Result<Self, BenchError> {
+        if send_addr.is_some() && self.kind != BackendKind::Router {
+            return Err(BenchError::Usage(
+                "--send-addr is for the router backend".into(),
+            ));
+        }
+        Ok(Self { send_addr, ..self })
     }
 
     /// Which system this is.
@@ -118,7 +133,8 @@ impl Backend {
     pub(crate) async fn sender(&self, dest: &Addr) -> Result<Sender, BenchError> {
         let outgoing = match self.kind {
             BackendKind::Router => {
-                let (_id, read, write) = router::connect(&self.addr).await?;
+                let addr = self.send_addr.as_ref().unwrap_or(&self.addr);
+                let (_id, read, write) = router::connect(addr).await?;
                 sender::Outgoing::Stream {
                     write,
                     _read: Some(read),
