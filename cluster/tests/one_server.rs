@@ -4,7 +4,10 @@
 
 mod support;
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use router_cluster::{ClusterOptions, ClusterStats};
 
 use support::streams::stream_for;
 use support::{NatsServer, Node, World, node::test_config};
@@ -220,4 +223,38 @@ fn batches_never_exceed_the_server_max_payload_and_the_largest_frame_crosses() {
         0
     );
     assert_eq!(world.node(1).router.stats().dropped_total().frames, 0);
+}
+
+#[test]
+fn messages_async_nats_drops_for_a_slow_subscription_are_counted() {
+    let server = NatsServer::start();
+    let config = test_config();
+    let mut options = ClusterOptions::new(server.url(), 1, support::node::NODE_BITS, 0);
+    // One message of room: a burst read at once overflows it, as a node too
+    // slow for its peers would.
+    options.subscription_capacity = 1;
+    let mut world = World::new(vec![
+        Node::start(&server.url(), 0, &config, 1),
+        Node::start_with(options, &config, 1),
+    ]);
+    world.wait_until_joined();
+    let burst: Vec<Vec<u8>> = (0..2000)
+        .map(|n| format!("noise {n}").into_bytes())
+        .collect();
+    publish_raw(&server, "router.1", &burst);
+    let counter = |w: &mut World, pick: fn(&ClusterStats) -> &AtomicU64| {
+        ClusterStats::get(pick(&w.node(1).bridge.stats()))
+    };
+    world.run_until("slow-consumer drops to be counted", WAIT, |w| {
+        counter(w, |s| &s.slow_consumer_events) > 0
+    });
+    // Every message was dropped by one or the other, never queued without
+    // bound (events themselves may be dropped when their channel is full).
+    let unroutable = counter(&mut world, |s| &s.unroutable);
+    let slow = counter(&mut world, |s| &s.slow_consumer_events);
+    assert!(unroutable + slow <= 2000, "{unroutable} + {slow}");
+    // The node still hears its peer.
+    let heard = |w: &mut World| ClusterStats::get(&w.node(1).bridge.stats().nodes[0].batches_in);
+    let before = heard(&mut world);
+    world.run_until("a heartbeat after the burst", WAIT, |w| heard(w) > before);
 }
