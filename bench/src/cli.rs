@@ -49,12 +49,32 @@ pub(crate) struct Common {
     /// whatever has not arrived by then counts as lost.
     #[arg(long, default_value_t = 5.0, global = true)]
     pub(crate) grace: f64,
+    /// Where the router's two clients of a pair live, by the shard bits of
+    /// their IDs (with --shards): on the same shard, across shards, or
+    /// wherever placement puts them.
+    #[arg(long, value_enum, default_value = "any", global = true)]
+    pub(crate) placement: Placement,
+    /// The router's shards, whose index is in the high bits of its IDs
+    /// (see --placement).
+    #[arg(long, default_value_t = 1, global = true)]
+    pub(crate) shards: u32,
     /// PID of the server, to report its CPU time and memory from /proc.
     #[arg(long, global = true)]
     pub(crate) server_pid: Option<u32>,
     /// Output: JSON line on stdout, text line on stderr, or both.
     #[arg(long, value_enum, default_value = "both", global = true)]
     pub(crate) format: Format,
+}
+
+/// Where the two clients of a pair are placed among the router's shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Placement {
+    /// Wherever the router places them.
+    Any,
+    /// On the same shard.
+    Same,
+    /// On different shards.
+    Cross,
 }
 
 /// Output format.

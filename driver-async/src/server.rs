@@ -276,17 +276,20 @@ impl<R: Runtime> RouterTask<R> {
                     self.listener_armed = true;
                     return false;
                 }
-                Poll::Ready(Ok((socket, peer))) => match self.router.handle_accept(now) {
-                    Ok(conn) => {
-                        debug!(conn = conn.id(), %peer, "connected");
-                        self.sockets.insert(conn, socket, peer);
-                        if let Some(gate) = &self.gate {
-                            gate.accepted(self.router.stats().connections_open);
-                        }
+                Poll::Ready(Ok((socket, peer))) => {
+                    let accepted = self.router.handle_accept(now);
+                    if let Some(gate) = &self.gate {
+                        gate.took_turn(self.router.stats().connections_open);
                     }
-                    // Dropping the socket closes it without a byte written.
-                    Err(refused) => debug!(%peer, %refused, "refused"),
-                },
+                    match accepted {
+                        Ok(conn) => {
+                            debug!(conn = conn.id(), %peer, "connected");
+                            self.sockets.insert(conn, socket, peer);
+                        }
+                        // Dropping the socket closes it without a byte written.
+                        Err(refused) => debug!(%peer, %refused, "refused"),
+                    }
+                }
                 Poll::Ready(Err(error)) => self.router.handle_accept_error(&error, now),
             }
         }

@@ -312,14 +312,15 @@ impl EventLoop {
 
     /// Hands a new socket to the router, which sends it its ID or refuses it.
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        let Ok(conn) = self.router.handle_accept(now) else {
+        let accepted = self.router.handle_accept(now);
+        if let Some(gate) = &self.gate {
+            gate.took_turn(self.router.stats().connections_open);
+        }
+        let Ok(conn) = accepted else {
             debug!(%peer, "refused");
             return; // Refused: dropping the socket closes it unwritten.
         };
         debug!(conn = conn.id(), %peer, "connected");
-        if let Some(gate) = &self.gate {
-            gate.accepted(self.router.stats().connections_open);
-        }
         // The router coalesces what it writes; Nagle's algorithm would only
         // hold a small frame back waiting for an ACK.
         if let Err(error) = stream.set_nodelay(true) {

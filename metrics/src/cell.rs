@@ -18,7 +18,33 @@ use router_core::Stats;
 /// router never shows stale numbers.
 #[derive(Debug, Clone, Default)]
 pub struct StatsCell {
-    latest: Arc<Mutex<Stats>>,
+    latest: Arc<Mutex<Published>>,
+}
+
+/// What a [`StatsCell`] holds: the router's counters, and each shard's
+/// when it runs as several.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The router's counters: the sum of its shards'.
+    pub total: Stats,
+    /// Each shard's, by index; empty for a router of one core.
+    pub shards: Vec<ShardStats>,
+}
+
+/// One shard's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    /// Its router core's.
+    pub stats: Stats,
+    /// Times a batch from another shard woke its sleeping loop.
+    pub wakeups: u64,
+}
+
+impl Published {
+    /// Each shard's counters, with its index as a label value.
+    pub(crate) fn shards(&self) -> impl Iterator<Item = (String, &Stats)> {
+        (self.shards.iter().enumerate()).map(|(index, shard)| (index.to_string(), &shard.stats))
+    }
 }
 
 impl StatsCell {
@@ -31,18 +57,32 @@ impl StatsCell {
     /// cell's copy with the router's current counters.
     pub fn publisher(&self) -> impl FnMut(&Stats) + Send + 'static {
         let cell = self.clone();
-        move |stats: &Stats| cell.lock().clone_from(stats)
+        move |stats: &Stats| cell.lock().total.clone_from(stats)
     }
 
-    /// The counters as last published.
+    /// Replaces the router's counters with `total`, and each shard's with
+    /// `shards`: what a sharded router's stats observer does.
+    pub fn publish_shards(&self, total: &Stats, shards: &[ShardStats]) {
+        let mut published = self.lock();
+        published.total.clone_from(total);
+        published.shards.clear();
+        published.shards.extend_from_slice(shards);
+    }
+
+    /// The router's counters as last published.
     pub fn snapshot(&self) -> Stats {
+        self.lock().total.clone()
+    }
+
+    /// Everything as last published, each shard's counters included.
+    pub fn published(&self) -> Published {
         self.lock().clone()
     }
 
     /// Both sides only copy plain counters under the lock, so a panic while
     /// holding it cannot leave them half-updated in a way that matters:
     /// poisoning is ignored.
-    fn lock(&self) -> MutexGuard<'_, Stats> {
+    fn lock(&self) -> MutexGuard<'_, Published> {
         self.latest.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -15,6 +15,7 @@ use prometheus_client::registry::{Registry, Unit};
 use router_core::{CloseCause, DropCause, Stats};
 
 use crate::StatsCell;
+use crate::cell::Published;
 
 /// A [`Collector`] that reads a [`StatsCell`] on each scrape, for a
 /// `prometheus_client` [`Registry`]: [`registry`] makes one holding only it,
@@ -40,7 +41,7 @@ pub fn registry(cell: StatsCell) -> Registry {
 
 impl Collector for StatsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
-        encode_stats(&self.cell.snapshot(), &mut encoder)
+        encode_stats(&self.cell.published(), &mut encoder)
     }
 }
 
@@ -60,46 +61,52 @@ const DROP_CAUSES_HELP: &str = "unknown_destination (no live client holds the ID
      in_transit (lost between two shards or nodes: a gap in the link's sequence), \
      peer_congested (the window to the owning shard or node was full under overflow_policy=drop).";
 
-fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+fn encode_stats(stats: &Published, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
     gauge(
         encoder,
+        stats,
         "router_connections_open",
         "Connections open now: given an ID and not yet closed.",
         None,
-        stats.connections_open,
+        |s: &Stats| s.connections_open,
     )?;
     counter(
         encoder,
+        stats,
         "router_connections_accepted",
         "Connections accepted and given an ID.",
         None,
-        stats.connections_accepted,
+        |s: &Stats| s.connections_accepted,
     )?;
     counter(
         encoder,
+        stats,
         "router_connections_refused",
         "Connections closed at once without an ID: max_connections reached, or shutting down.",
         None,
-        stats.connections_refused,
+        |s: &Stats| s.connections_refused,
     )?;
     counter(
         encoder,
+        stats,
         "router_accept_errors",
         "Failed accepts: clients that gave up before they were accepted, and \
          listener failures (router_accept_pauses_total).",
         None,
-        stats.accept_errors,
+        |s: &Stats| s.accept_errors,
     )?;
     counter(
         encoder,
+        stats,
         "router_accept_pauses",
         "Times accepting paused for accept_pause after the listener failed \
          (out of file descriptors, most likely).",
         None,
-        stats.accept_pauses,
+        |s: &Stats| s.accept_pauses,
     )?;
     counter_by_cause(
         encoder,
+        stats,
         "router_connections_closed",
         "Connections closed, by cause: eof (the client closed and its queue was flushed), \
          reset (a read or write error), \
@@ -109,211 +116,267 @@ fn encode_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Resu
          shutdown (closed by the drain), \
          memory_budget (over max_buffered_bytes, it held the largest unfinished frame).",
         None,
-        CloseCause::ALL.map(|cause| (cause.name(), stats.closed(cause))),
+        |s: &Stats| CloseCause::ALL.map(|cause| (cause.name(), s.closed(cause))),
     )?;
     counter(
         encoder,
+        stats,
         "router_frames_received",
         "Whole frames decoded from clients, whatever became of them.",
         None,
-        stats.received.frames,
+        |s: &Stats| s.received.frames,
     )?;
     counter(
         encoder,
+        stats,
         "router_received",
         "Payload bytes, terminators included, of the frames in router_frames_received_total.",
         BYTES,
-        stats.received.bytes,
+        |s: &Stats| s.received.bytes,
     )?;
     counter(
         encoder,
+        stats,
         "router_frames_routed",
         "Frames queued to their destination.",
         None,
-        stats.routed.frames,
+        |s: &Stats| s.routed.frames,
     )?;
     counter(
         encoder,
+        stats,
         "router_routed",
         "Payload bytes, terminators included, of the frames in router_frames_routed_total.",
         BYTES,
-        stats.routed.bytes,
+        |s: &Stats| s.routed.bytes,
     )?;
     counter_by_cause(
         encoder,
+        stats,
         "router_frames_dropped",
         &format!("Frames not delivered, by cause: {DROP_CAUSES_HELP}"),
         None,
-        DropCause::ALL.map(|cause| (cause.name(), stats.dropped(cause).frames)),
+        |s: &Stats| DropCause::ALL.map(|cause| (cause.name(), s.dropped(cause).frames)),
     )?;
     counter_by_cause(
         encoder,
+        stats,
         "router_dropped",
         &format!(
             "Payload bytes, terminators included, of the frames in \
              router_frames_dropped_total, by cause: {DROP_CAUSES_HELP}"
         ),
         BYTES,
-        DropCause::ALL.map(|cause| (cause.name(), stats.dropped(cause).bytes)),
+        |s: &Stats| DropCause::ALL.map(|cause| (cause.name(), s.dropped(cause).bytes)),
     )?;
     counter(
         encoder,
+        stats,
         "router_written",
         "Bytes written to clients, their IDs included.",
         BYTES,
-        stats.bytes_written,
+        |s: &Stats| s.bytes_written,
     )?;
     gauge(
         encoder,
+        stats,
         "router_queued",
         "Bytes queued to all clients now, waiting for them to read.",
         BYTES,
-        stats.bytes_queued,
+        |s: &Stats| s.bytes_queued,
     )?;
     gauge(
         encoder,
+        stats,
         "router_buffered",
         "Heap bytes all connections' buffers and queues hold now, \
          the figure max_buffered_bytes bounds.",
         BYTES,
-        stats.bytes_buffered,
+        |s: &Stats| s.bytes_buffered,
     )?;
     gauge(
         encoder,
+        stats,
         "router_senders_paused",
         "Senders not being read now, waiting for a full destination to drain \
          (overflow_policy=pause).",
         None,
-        stats.senders_paused,
+        |s: &Stats| s.senders_paused,
     )?;
     counter(
         encoder,
+        stats,
         "router_sender_pauses",
         "Times a sender was paused behind a destination above outbound_high_water, \
          or behind one with bytes queued while over max_buffered_bytes.",
         None,
-        stats.sender_pauses,
+        |s: &Stats| s.sender_pauses,
     )?;
     counter(
         encoder,
+        stats,
         "router_budget_pauses",
         "Times a sender was paused because the router held more than \
          max_buffered_bytes and its destination had bytes queued \
          (also in router_sender_pauses_total).",
         None,
-        stats.budget_pauses,
+        |s: &Stats| s.budget_pauses,
     )?;
     encode_peer_stats(stats, encoder)
 }
 
 /// The traffic between this core and its peer shards or nodes: all zero on a
 /// lone router.
-fn encode_peer_stats(stats: &Stats, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+fn encode_peer_stats(stats: &Published, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
     counter(
         encoder,
+        stats,
         "router_peer_frames_forwarded",
         "Frames forwarded to peer shards or nodes that own their destination.",
         None,
-        stats.forwarded.frames,
+        |s: &Stats| s.forwarded.frames,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_forwarded",
         "Payload bytes, terminators included, of the frames in router_peer_frames_forwarded_total.",
         BYTES,
-        stats.forwarded.bytes,
+        |s: &Stats| s.forwarded.bytes,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_frames_received",
         "Frames received from peer shards or nodes, whatever became of them.",
         None,
-        stats.from_peers.frames,
+        |s: &Stats| s.from_peers.frames,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_received",
         "Payload bytes, terminators included, of the frames in router_peer_frames_received_total.",
         BYTES,
-        stats.from_peers.bytes,
+        |s: &Stats| s.from_peers.bytes,
     )?;
     gauge(
         encoder,
+        stats,
         "router_peer_in_flight",
         "Payload bytes forwarded to peers and not yet acknowledged now: at most peer_window per peer.",
         BYTES,
-        stats.peer_bytes_in_flight,
+        |s: &Stats| s.peer_bytes_in_flight,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_stalls",
         "Times a sender was paused because the window to a peer was full.",
         None,
-        stats.peer_stalls,
+        |s: &Stats| s.peer_stalls,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_batches_sent",
         "Batches of records handed to the driver for peers.",
         None,
-        stats.peer_batches_sent,
+        |s: &Stats| s.peer_batches_sent,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_batches_received",
         "Batches of records taken from peers.",
         None,
-        stats.peer_batches_received,
+        |s: &Stats| s.peer_batches_received,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_batches_rejected",
         "Batches from peers refused whole: malformed, for another core, from an unknown \
          peer or another ID layout, replayed, or breaking the window.",
         None,
-        stats.peer_batches_rejected,
+        |s: &Stats| s.peer_batches_rejected,
     )?;
     counter(
         encoder,
+        stats,
         "router_peer_timeouts",
         "Times a peer was declared unreachable after peer_timeout of silence.",
         None,
-        stats.peer_timeouts,
-    )
+        |s: &Stats| s.peer_timeouts,
+    )?;
+    let mut family = encoder.encode_descriptor(
+        "router_shard_wakeups",
+        "Times a batch from another shard woke a shard's sleeping loop (a system \
+         call on both sides): compare with router_peer_frames_forwarded_total for \
+         wake-ups per message. Zero on a lone router.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (shard, one) in stats.shards.iter().enumerate() {
+        let shard = shard.to_string();
+        ConstCounter::new(one.wakeups)
+            .encode(family.encode_family(&[("shard", shard.as_str())])?)?;
+    }
+    let total = stats.shards.iter().map(|one| one.wakeups).sum::<u64>();
+    ConstCounter::new(total).encode(family)
 }
 
+/// A family of one number per shard, under a `shard` label, and their
+/// sum without it (the router's, as a lone router reports it).
 fn counter(
     encoder: &mut DescriptorEncoder<'_>,
+    stats: &Published,
     name: &str,
     help: &str,
     unit: Option<&Unit>,
-    value: u64,
-) -> fmt::Result {
-    let metric = ConstCounter::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
-}
-
-fn gauge(
-    encoder: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    value: u64,
-) -> fmt::Result {
-    let metric = ConstGauge::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
-}
-
-fn counter_by_cause<const N: usize>(
-    encoder: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    values: [(&'static str, u64); N],
+    value: impl Fn(&Stats) -> u64,
 ) -> fmt::Result {
     let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Counter)?;
-    for (cause, value) in values {
+    for (shard, one) in stats.shards() {
+        ConstCounter::new(value(one)).encode(family.encode_family(&[("shard", shard)])?)?;
+    }
+    ConstCounter::new(value(&stats.total)).encode(family)
+}
+
+/// As [`counter`], for a gauge.
+fn gauge(
+    encoder: &mut DescriptorEncoder<'_>,
+    stats: &Published,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: impl Fn(&Stats) -> u64,
+) -> fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Gauge)?;
+    for (shard, one) in stats.shards() {
+        ConstGauge::new(value(one)).encode(family.encode_family(&[("shard", shard)])?)?;
+    }
+    ConstGauge::new(value(&stats.total)).encode(family)
+}
+
+/// As [`counter`], with a `cause` label on every number.
+fn counter_by_cause<const N: usize>(
+    encoder: &mut DescriptorEncoder<'_>,
+    stats: &Published,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    values: impl Fn(&Stats) -> [(&'static str, u64); N],
+) -> fmt::Result {
+    let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Counter)?;
+    for (cause, value) in values(&stats.total) {
         ConstCounter::new(value).encode(family.encode_family(&[("cause", cause)])?)?;
+    }
+    for (shard, one) in stats.shards() {
+        for (cause, value) in values(one) {
+            let labels = [("cause", cause), ("shard", shard.as_str())];
+            ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+        }
     }
     Ok(())
 }
@@ -326,6 +389,7 @@ mod tests {
     use router_core::{Config, Router};
 
     use super::*;
+    use crate::ShardStats;
 
     fn exposition(stats: &Stats) -> String {
         let cell = StatsCell::new();
@@ -408,8 +472,35 @@ mod tests {
         assert!(text.contains("# UNIT router_routed_bytes bytes\n"));
         let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let helps = text.lines().filter(|l| l.starts_with("# HELP ")).count();
-        assert_eq!((families, helps), (28, 28), "{text}");
+        assert_eq!((families, helps), (29, 29), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn shards_are_labelled_and_summed() {
+        let shard = |routed: u64, wakeups: u64| {
+            let mut stats = Stats::default();
+            stats.routed.frames = routed;
+            ShardStats { stats, wakeups }
+        };
+        let shards = [shard(3, 1), shard(4, 2)];
+        let mut total = Stats::default();
+        shards.iter().for_each(|one| total.add(&one.stats));
+        let cell = StatsCell::new();
+        cell.publish_shards(&total, &shards);
+        let mut text = String::new();
+        text::encode(&mut text, &registry(cell)).unwrap();
+        for line in [
+            "router_frames_routed_total 7\n",
+            "router_frames_routed_total{shard=\"0\"} 3\n",
+            "router_frames_routed_total{shard=\"1\"} 4\n",
+            "router_frames_dropped_total{cause=\"no_route\"} 0\n",
+            "router_frames_dropped_total{cause=\"no_route\",shard=\"1\"} 0\n",
+            "router_shard_wakeups_total 3\n",
+            "router_shard_wakeups_total{shard=\"1\"} 2\n",
+        ] {
+            assert!(text.contains(line), "no {line} in\n{text}");
+        }
     }
 
     #[test]

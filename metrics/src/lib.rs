@@ -30,6 +30,6 @@ mod cell;
 mod collector;
 mod endpoint;
 
-pub use cell::StatsCell;
+pub use cell::{Published, ShardStats, StatsCell};
 pub use collector::{StatsCollector, registry};
 pub use endpoint::{METRICS_PATH, MetricsError, MetricsServer};

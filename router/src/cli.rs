@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use clap::{Parser, ValueEnum};
 use router::{Driver, Shards};
-use router_core::{Config, ConfigError};
+use router_core::Config;
 
 use crate::cluster_flags::ClusterFlags;
 use crate::limit_flags::{LimitFlags, flag};
@@ -30,8 +30,9 @@ pub(crate) struct Cli {
     /// Router cores to run, one thread and one event loop each: a number,
     /// or `auto` for one per CPU this process may use. Connections are
     /// spread over them least-loaded first; frames between clients of two
-    /// shards cross between their threads in batches. Limits hold per
-    /// shard.
+    /// shards cross between their threads in batches. --max-connections
+    /// and --max-buffered-bytes are split among the shards. One by default:
+    /// on a machine whose clients take a core, more did worse (README).
     #[arg(long, value_name = "N|auto", default_value = "1")]
     pub(crate) shards: Shards,
 
@@ -78,9 +79,10 @@ impl Cli {
     }
 }
 
-/// A [`ConfigError`]'s message, which names [`Config`] fields, with each
-/// field named by its flag instead.
-pub(crate) fn describe(error: &ConfigError) -> String {
+/// A [`ConfigError`](router_core::ConfigError)'s (or a
+/// [`SplitError`](router::SplitError)'s) message, which names
+/// [`Config`] fields, with each field named by its flag instead.
+pub(crate) fn describe(error: &impl std::fmt::Display) -> String {
     Config::LIMITS
         .iter()
         .fold(error.to_string(), |message, limit| {
@@ -92,7 +94,7 @@ pub(crate) fn describe(error: &ConfigError) -> String {
 mod tests {
     use std::time::Duration;
 
-    use router_core::OverflowPolicy;
+    use router_core::{ConfigError, OverflowPolicy};
 
     use super::*;
     use clap::CommandFactory;
@@ -236,6 +238,17 @@ mod tests {
             }
         );
         assert_eq!(describe(&error), "--drain-timeout must be longer than zero");
+    }
+
+    #[test]
+    fn limits_that_cannot_be_split_over_the_shards_are_refused() {
+        let cli = parse(&["--shards=4", "--max-connections=3"]).unwrap();
+        let error = router::shard_config(&cli.config(), cli.shards.count(), 0).unwrap_err();
+        assert_eq!(
+            describe(&error),
+            "--max-connections (3) must be at least the number of shards (4)"
+        );
+        assert_eq!(parse(&["--shards=auto"]).unwrap().shards, Shards::Auto);
     }
 
     #[test]

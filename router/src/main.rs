@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use prometheus_client::collector::Collector;
-use router::{NodePlace, ShardedServer};
+use router::{NodePlace, ShardedServer, SplitError};
 use router_cluster::{Bridge, ClusterCollector};
 use router_core::{Config, ConfigError, Stats};
 use router_metrics::{MetricsServer, StatsCell};
@@ -48,9 +48,10 @@ fn main() -> ExitCode {
             cli.frame_limit_given(),
         );
     }
-    config.validate().unwrap_or_else(|error| {
+    // Every shard's share is checked here, for a usage error naming flags.
+    router::shard_config(&config, shards, 0).unwrap_or_else(|error| {
         let hint = match error {
-            ConfigError::FrameAboveBatch { .. } => {
+            SplitError::Config(ConfigError::FrameAboveBatch { .. }) => {
                 " (max_batch_bytes is the NATS server's max_payload: lower \
                  --max-frame-bytes, or raise max_payload in the server's configuration)"
             }
@@ -86,8 +87,8 @@ fn main() -> ExitCode {
     if let Some(metrics) = &metrics {
         logging::serving_metrics(metrics.local_addr());
     }
-    let stats_observer = metrics.as_ref().map(|_| stats.publisher());
-    let served = serve(&cli, &config, stats_observer, bridge.as_ref());
+    let stats_cell = metrics.as_ref().map(|_| stats);
+    let served = serve(&cli, &config, stats_cell, bridge.as_ref());
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -101,12 +102,12 @@ fn main() -> ExitCode {
 }
 
 /// Serves on `cli`'s address, driver and shards until a signal's drain
-/// completes, handing the counters (summed over the shards) to
-/// `stats_observer`, if any, once per loop turn.
+/// completes, handing the counters (summed over the shards, and each
+/// shard's) to `stats_cell`, if any, once per loop turn.
 fn serve(
     cli: &Cli,
     config: &Config,
-    stats_observer: Option<impl FnMut(&Stats) + Send + 'static>,
+    stats_cell: Option<StatsCell>,
     bridge: Option<&Bridge>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
@@ -132,8 +133,8 @@ fn serve(
             )?
         }
     };
-    if let Some(observer) = stats_observer {
-        server = server.with_stats_observer(observer);
+    if let Some(cell) = stats_cell {
+        server = server.with_stats_cell(cell);
     }
     let shutdown = server.shutdown_handle();
     // Before the start line, so that a signal sent as soon as it is read

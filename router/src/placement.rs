@@ -2,12 +2,13 @@
 //! they share.
 //!
 //! Every shard polls the one listening socket; only the shard whose turn
-//! it is accepts. With each connection it accepts, it passes the turn to
-//! the shard with the fewest open connections (ties go round-robin, from
-//! the shard after it), and rings that shard's doorbell. So connections
-//! are spread least-loaded first, and never more than one apart while
-//! none closes: clients that connect one after the other alternate between
-//! shards, which is also what makes a pair of them cross shards.
+//! it is accepts. With each connection it accepts (or refuses, when full),
+//! it passes the turn to the shard with the most room left under its share
+//! of `max_connections` (ties go round-robin, from the shard after it), and
+//! rings that shard's doorbell. Shares differ by one at most, so this is
+//! least-loaded first: connections are never more than one apart while
+//! none closes, and clients that connect one after the other alternate
+//! between shards, which is also what makes a pair of them cross shards.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,15 +21,19 @@ pub(crate) struct Placement {
     turn: AtomicUsize,
     /// Each shard's open connections, as its loop last published them.
     loads: Vec<AtomicU64>,
+    /// Each shard's `max_connections`.
+    shares: Vec<u64>,
     doorbells: Vec<Arc<Doorbell>>,
 }
 
 impl Placement {
-    /// Placement over the shards that `doorbells` wake, shard 0 first.
-    pub(crate) fn new(doorbells: Vec<Arc<Doorbell>>) -> Arc<Self> {
+    /// Placement over the shards that `doorbells` wake, shard 0 first,
+    /// each holding at most its `shares` of connections.
+    pub(crate) fn new(doorbells: Vec<Arc<Doorbell>>, shares: Vec<u64>) -> Arc<Self> {
         Arc::new(Placement {
             turn: AtomicUsize::new(0),
             loads: doorbells.iter().map(|_| AtomicU64::new(0)).collect(),
+            shares,
             doorbells,
         })
     }
@@ -41,12 +46,18 @@ impl Placement {
         }
     }
 
-    /// The least-loaded shard, the first after `after` among equals.
+    /// The shard with the most room, the first after `after` among equals.
     fn least_loaded(&self, after: usize) -> usize {
         let shards = self.loads.len();
+        let room = |shard: usize| {
+            let load = self.loads[shard].load(Ordering::Relaxed);
+            self.shares[shard].saturating_sub(load)
+        };
+        // `max_by_key` keeps the last of equals: go round the other way.
         (1..=shards)
+            .rev()
             .map(|step| (after + step) % shards)
-            .min_by_key(|&shard| self.loads[shard].load(Ordering::Relaxed))
+            .max_by_key(|&shard| room(shard))
             .unwrap_or(after)
     }
 }
@@ -63,7 +74,7 @@ impl AcceptGate for ShardGate {
         self.placement.turn.load(Ordering::SeqCst) == self.shard
     }
 
-    fn accepted(&self, open: u64) {
+    fn took_turn(&self, open: u64) {
         let placement = &self.placement;
         placement.loads[self.shard].store(open, Ordering::Relaxed);
         let next = placement.least_loaded(self.shard);
@@ -96,7 +107,7 @@ mod tests {
         let doorbells: Vec<_> = (0..shards)
             .map(|_| Arc::new(Doorbell::new(Box::new(Nobody))))
             .collect();
-        let placement = Placement::new(doorbells.clone());
+        let placement = Placement::new(doorbells.clone(), vec![1000; shards]);
         ((0..shards).map(|i| placement.gate(i)).collect(), doorbells)
     }
 
@@ -107,7 +118,7 @@ mod tests {
             let shard = gates.iter().position(|g| g.my_turn()).expect("one turn");
             assert_eq!(gates.iter().filter(|g| g.my_turn()).count(), 1);
             open[shard] += 1;
-            gates[shard].accepted(open[shard]);
+            gates[shard].took_turn(open[shard]);
         }
     }
 
@@ -138,14 +149,33 @@ mod tests {
     }
 
     #[test]
+    fn a_full_shard_is_passed_over_while_another_has_room() {
+        let doorbells: Vec<_> = (0..2)
+            .map(|_| Arc::new(Doorbell::new(Box::new(Nobody))))
+            .collect();
+        // Three connections over two shards: shares of two and one.
+        let placement = Placement::new(doorbells, vec![2, 1]);
+        let gates: Vec<_> = (0..2).map(|i| placement.gate(i)).collect();
+        let mut open = [0; 2];
+        accept(&gates, &mut open, 3);
+        assert_eq!(open, [2, 1]);
+        // Shard 0 loses one: the next connection is its, though it was
+        // shard 1's turn by rotation.
+        open[0] -= 1;
+        gates[0].load(open[0]);
+        gates[1].took_turn(open[1]);
+        assert!(gates[0].my_turn());
+    }
+
+    #[test]
     fn passing_the_turn_wakes_the_shard_it_goes_to() {
         let (gates, doorbells) = gates(2);
         doorbells[1].sleep();
-        gates[0].accepted(1);
+        gates[0].took_turn(1);
         assert!(gates[1].my_turn());
         assert_eq!(doorbells[1].wakeups(), 1);
         doorbells[0].sleep();
-        gates[1].accepted(1);
+        gates[1].took_turn(1);
         assert_eq!(doorbells[0].wakeups(), 1);
     }
 }

@@ -3,14 +3,16 @@
 //! turns at one listener ([`placement`](crate::placement)).
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread;
 
-use router_core::{Config, IdLayout, Router, Stats};
+use router_core::{Config, ConfigError, IdLayout, Router, Stats};
 use router_links::{Doorbell, NodeLinks, PeerLinks};
+use router_metrics::{ShardStats, StatsCell};
+use socket2::SockRef;
 use tracing::error;
 
 use crate::placement::Placement;
@@ -89,6 +91,69 @@ pub fn shard_bits(shards: usize) -> u8 {
 /// Makes one shard's links to the other nodes.
 type RemoteLinks<'a> = dyn FnMut(usize, Arc<Doorbell>) -> io::Result<Box<dyn PeerLinks>> + 'a;
 
+/// Why a [`Config`] cannot be split over the shards.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    /// Each shard needs room for one connection at least.
+    #[error("max_connections ({max}) must be at least the number of shards ({shards})")]
+    TooFewConnections {
+        /// The process's `max_connections`.
+        max: usize,
+        /// The shards.
+        shards: usize,
+    },
+    /// Each shard's share of the budget must hold one frame.
+    #[error(
+        "max_buffered_bytes ({budget}) must be at least max_frame_bytes ({frame}) \
+         times the number of shards ({shards})"
+    )]
+    BudgetTooSmall {
+        /// The process's `max_buffered_bytes`.
+        budget: usize,
+        /// `max_frame_bytes`.
+        frame: usize,
+        /// The shards.
+        shards: usize,
+    },
+    /// The shard's config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The config of shard `shard` of `shards`: `config` with the shard's ID
+/// layout ([`shard_layout`]; a lone shard keeps `config`'s), and its share
+/// of the limits that bound the whole process: `max_connections` (shares
+/// differ by one at most and add up to it) and `max_buffered_bytes` (an
+/// equal share). Every other limit bounds a connection or a link, and holds
+/// in each shard as it is.
+pub fn shard_config(config: &Config, shards: usize, shard: usize) -> Result<Config, SplitError> {
+    let max = config.max_connections;
+    let budget = config.max_buffered_bytes;
+    if shards == 1 {
+        config.validate()?;
+        return Ok(config.clone());
+    }
+    if max < shards {
+        return Err(SplitError::TooFewConnections { max, shards });
+    }
+    if budget / shards < config.max_frame_bytes {
+        let frame = config.max_frame_bytes;
+        return Err(SplitError::BudgetTooSmall {
+            budget,
+            frame,
+            shards,
+        });
+    }
+    let config = Config {
+        id_layout: shard_layout(shards, shard),
+        max_connections: max / shards + usize::from(shard < max % shards),
+        max_buffered_bytes: budget / shards,
+        ..config.clone()
+    };
+    config.validate()?;
+    Ok(config)
+}
+
 /// A router run as one or more shards on the driver chosen at run time: the
 /// shape of [`Server`], for the whole process.
 #[derive(Debug)]
@@ -96,28 +161,39 @@ pub struct ShardedServer {
     shards: Vec<Server>,
     doorbells: Vec<Arc<Doorbell>>,
     local_addr: SocketAddr,
+    /// The listening socket the shards share, if more than one.
+    listener: Option<Arc<TcpListener>>,
 }
 
 /// Starts the graceful shutdown of every shard of a [`ShardedServer`].
 #[derive(Debug, Clone)]
-pub struct ShardsShutdown(Vec<ShutdownHandle>);
+pub struct ShardsShutdown {
+    shards: Vec<ShutdownHandle>,
+    /// The listening socket the shards share, if more than one.
+    listener: Option<Arc<TcpListener>>,
+}
 
 impl ShardsShutdown {
     /// Asks every shard to drain; returns at once.
+    ///
+    /// Shards share one listening socket, which closes only when the last
+    /// shard drops it; so it is shut down here first, for the kernel to
+    /// refuse new clients at once, before any shard closes a connection.
     pub fn shutdown(&self) {
-        self.0.iter().for_each(ShutdownHandle::shutdown);
+        if let Some(listener) = &self.listener {
+            // Linux stops listening, which is all it is for: elsewhere the
+            // socket closes with the last shard's drop.
+            let _ = SockRef::from(&**listener).shutdown(Shutdown::Both);
+        }
+        self.shards.iter().for_each(ShutdownHandle::shutdown);
     }
 }
 
 impl ShardedServer {
-    /// `shards` cores with `config` (each with its own shard index in the
-    /// ID layout, see [`shard_layout`]) on `driver`, sharing the bound
-    /// `listener`. Fails if `config` is invalid or a shard's loop cannot be
-    /// made. One shard is a plain [`Server`], with no rings and no turns.
-    ///
-    /// The limits of `config` hold per shard: `max_connections` and
-    /// `max_buffered_bytes` bound each core, so the process's totals are
-    /// `shards` times theirs.
+    /// `shards` cores with `config` on `driver`, sharing the bound
+    /// `listener`. Fails if `config` is invalid, or cannot be split over
+    /// `shards` (see [`shard_config`]), or a shard's loop cannot be made.
+    /// One shard is a plain [`Server`], with no rings and no turns.
     pub fn new(
         driver: Driver,
         listener: TcpListener,
@@ -151,18 +227,23 @@ impl ShardedServer {
     ) -> io::Result<ShardedServer> {
         let shards = shards.max(1);
         let local_addr = listener.local_addr()?;
-        let mut servers = Vec::with_capacity(shards);
-        for shard in 0..shards {
-            let id_layout = match &cluster {
-                Some((place, _)) => place.layout(shards, shard),
-                None if shards == 1 => config.id_layout,
-                None => shard_layout(shards, shard),
-            };
-            let router = Router::new(Config {
-                id_layout,
-                ..config.clone()
+        let configs = (0..shards)
+            .map(|shard| {
+                let mut config = shard_config(config, shards, shard)?;
+                if let Some((place, _)) = &cluster {
+                    // A node's shards name the node as well.
+                    config.id_layout = place.layout(shards, shard);
+                    config.validate()?;
+                }
+                Ok(config)
             })
+            .collect::<Result<Vec<_>, SplitError>>()
             .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
+        let shares = configs.iter().map(|c| c.max_connections as u64).collect();
+        let mut servers = Vec::with_capacity(shards);
+        for config in configs {
+            let router = Router::new(config)
+                .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
             servers.push(Server::new(driver, listener.try_clone()?, router)?);
         }
         let doorbells: Vec<_> = servers.iter().map(Server::doorbell).collect();
@@ -175,7 +256,7 @@ impl ShardedServer {
         } else {
             (0..shards).map(|_| None).collect()
         };
-        let placement = (shards > 1).then(|| Placement::new(doorbells.clone()));
+        let placement = (shards > 1).then(|| Placement::new(doorbells.clone(), shares));
         servers = servers
             .into_iter()
             .enumerate()
@@ -204,6 +285,7 @@ impl ShardedServer {
             shards: servers,
             doorbells,
             local_addr,
+            listener: (shards > 1).then(|| Arc::new(listener)),
         })
     }
 
@@ -219,7 +301,10 @@ impl ShardedServer {
 
     /// A handle that drains every shard, from any thread.
     pub fn shutdown_handle(&self) -> ShardsShutdown {
-        ShardsShutdown(self.shards.iter().map(Server::shutdown_handle).collect())
+        ShardsShutdown {
+            shards: self.shards.iter().map(Server::shutdown_handle).collect(),
+            listener: self.listener.clone(),
+        }
     }
 
     /// The doorbell of each shard, whose [`wakeups`](Doorbell::wakeups)
@@ -233,7 +318,34 @@ impl ShardedServer {
     /// thread).
     pub fn with_stats_observer(
         self,
-        observer: impl FnMut(&Stats) + Send + 'static,
+        mut observer: impl FnMut(&Stats) + Send + 'static,
+    ) -> ShardedServer {
+        self.observe_shards(move |total, _| observer(total))
+    }
+
+    /// Publishes the counters to `cell` once per turn of each shard's loop:
+    /// their sum, and, for more than one shard, each shard's with the
+    /// wake-ups its doorbell counted, which `router_metrics` labels by shard.
+    pub fn with_stats_cell(self, cell: StatsCell) -> ShardedServer {
+        if self.shards.len() == 1 {
+            return self.with_stats_observer(cell.publisher());
+        }
+        let doorbells = self.doorbells.clone();
+        let mut published = vec![ShardStats::default(); doorbells.len()];
+        self.observe_shards(move |total, shards| {
+            for ((out, stats), doorbell) in published.iter_mut().zip(shards).zip(&doorbells) {
+                out.stats.clone_from(stats);
+                out.wakeups = doorbell.wakeups();
+            }
+            cell.publish_shards(total, &published);
+        })
+    }
+
+    /// Calls `observer` with the sum of every shard's counters and each
+    /// shard's, each time one shard's loop publishes its own.
+    fn observe_shards(
+        self,
+        observer: impl FnMut(&Stats, &[Stats]) + Send + 'static,
     ) -> ShardedServer {
         let sum = StatsSum::new(self.shards.len(), Box::new(observer));
         let shards = (self.shards.into_iter().enumerate())

@@ -4,12 +4,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use router_core::Stats;
 
-/// The caller's observer of the summed counters.
-type Observer = Box<dyn FnMut(&Stats) + Send>;
+/// The caller's observer of the summed counters, and of each shard's.
+type Observer = Box<dyn FnMut(&Stats, &[Stats]) + Send>;
 
 /// Every shard's latest counters, and the observer they are summed for.
 /// Each shard's loop publishes its own once per turn; the observer is
-/// called with the sum, on that loop's thread.
+/// called with the sum and every shard's, on that loop's thread.
 pub(crate) struct StatsSum {
     state: Mutex<(Vec<Stats>, Observer)>,
 }
@@ -31,7 +31,7 @@ impl StatsSum {
             let mut state = sum.state.lock().unwrap_or_else(PoisonError::into_inner);
             let (shards, observer) = &mut *state;
             shards[shard].clone_from(stats);
-            observer(&total(shards));
+            observer(&total(shards), shards);
         }
     }
 }

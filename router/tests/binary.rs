@@ -203,13 +203,16 @@ fn serves_metrics_and_logs_json_lines_on_smol() {
     serves_metrics_and_logs_json_lines_with_conn_and_peer("smol");
 }
 
-/// The binary with `driver`, `--metrics-addr` and `--log-format json`: the
-/// endpoint counts a connection, and every log line is a JSON object, the
-/// connection's carrying its ID and peer address as fields.
-fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
+/// The binary with `args`, metrics and JSON logs at `log_level`, once it
+/// listens: the child, its stderr lines, its start line, and where it
+/// serves clients and metrics.
+fn spawn_with_metrics(
+    args: &[&str],
+    log_level: &str,
+) -> (Child, Receiver<String>, String, SocketAddr, SocketAddr) {
     let mut child = router()
-        .env("RUST_LOG", "debug")
-        .args(["--driver", driver])
+        .env("RUST_LOG", log_level)
+        .args(args)
         .args(["--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"])
         .args(["--log-format", "json"])
         .stdin(Stdio::null())
@@ -218,17 +221,28 @@ fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
         .spawn()
         .unwrap();
     let lines = stderr_lines(&mut child);
-    let address_in = |line: &str, after: &str| -> SocketAddr {
-        let message = json_line(line)["message"].as_str().unwrap().to_owned();
-        let rest = message.split(after).nth(1).unwrap_or_default();
-        let addr = rest.split(['/', ' ']).next().unwrap_or_default();
-        addr.parse()
-            .unwrap_or_else(|_| panic!("no address in {message:?}"))
-    };
     let (metrics_line, _) = wait_for_line(&lines, "metrics at http://");
     let metrics_addr = address_in(&metrics_line, "metrics at http://");
     let (start_line, _) = wait_for_line(&lines, "listening on ");
     let addr = address_in(&start_line, "listening on ");
+    (child, lines, start_line, addr, metrics_addr)
+}
+
+/// The address after `after` in the message of JSON log line `line`.
+fn address_in(line: &str, after: &str) -> SocketAddr {
+    let message = json_line(line)["message"].as_str().unwrap().to_owned();
+    let rest = message.split(after).nth(1).unwrap_or_default();
+    let addr = rest.split(['/', ' ']).next().unwrap_or_default();
+    addr.parse()
+        .unwrap_or_else(|_| panic!("no address in {message:?}"))
+}
+
+/// The binary with `driver`, `--metrics-addr` and `--log-format json`: the
+/// endpoint counts a connection, and every log line is a JSON object, the
+/// connection's carrying its ID and peer address as fields.
+fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
+    let (child, lines, start_line, addr, metrics_addr) =
+        spawn_with_metrics(&["--driver", driver], "debug");
     let limits = json_line(&start_line)["limits"]
         .as_str()
         .unwrap_or_default()
@@ -258,4 +272,49 @@ fn serves_metrics_and_logs_json_lines_with_conn_and_peer(driver: &str) {
     }
     let status = wait_for_exit(child);
     assert_eq!(status.code(), Some(0), "{status}");
+}
+
+/// With `--shards 2`: the start line says so and gives the layout, clients
+/// that connect one after the other go to alternate shards, and the
+/// endpoint gives each shard's counters under a `shard` label beside their
+/// sum.
+#[test]
+fn two_shards_log_their_layout_and_label_their_metrics() {
+    let (child, lines, start_line, addr, metrics_addr) =
+        spawn_with_metrics(&["--shards", "2"], "info");
+    let start = json_line(&start_line);
+    assert_eq!(start["shards"], 2, "{start_line}");
+    assert_eq!(
+        start["id_layout"], "shard_bits=1 sequence_bits=31",
+        "{start_line}"
+    );
+
+    let mut clients: Vec<Client> = (0..2).map(|_| connect(addr)).collect();
+    assert_eq!(clients[0].id() >> 31, 0, "the first client is on shard 0");
+    assert_eq!(clients[1].id() >> 31, 1, "the second on shard 1");
+    // Across shards, and back: once it is back, both shards have published
+    // the accept, since each publishes at the end of every turn.
+    let (zero, one) = (clients[0].id(), clients[1].id());
+    clients[0].send(one, b"ping").unwrap();
+    assert_eq!(clients[1].recv().unwrap().as_deref(), Some(&b"ping"[..]));
+    clients[1].send(zero, b"pong").unwrap();
+    assert_eq!(clients[0].recv().unwrap().as_deref(), Some(&b"pong"[..]));
+    let metrics = scrape(metrics_addr);
+    for line in [
+        "\nrouter_connections_accepted_total 2\n",
+        "\nrouter_connections_accepted_total{shard=\"0\"} 1\n",
+        "\nrouter_connections_accepted_total{shard=\"1\"} 1\n",
+        "\nrouter_peer_frames_forwarded_total{shard=\"0\"} 1\n",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains("\nrouter_shard_wakeups_total{shard=\"1\"} "),
+        "{metrics}"
+    );
+
+    send_sigterm(&child);
+    let (stop_line, _) = wait_for_line(&lines, "drained; exiting");
+    assert_eq!(json_line(&stop_line)["connections_accepted"], 2);
+    assert_eq!(wait_for_exit(child).code(), Some(0));
 }

@@ -36,12 +36,14 @@ pub struct RouterProcess {
 }
 
 impl RouterProcess {
-    /// Starts `router --listen 127.0.0.1:0 --driver <driver>` plus `args`, and
+    /// Starts `router --listen 127.0.0.1:0 --driver <driver> --shards <n>`
+    /// plus `args`, and
     /// waits for the line that logs the address it listens on.
     pub async fn spawn(driver: Driver, args: &[&str]) -> io::Result<Self> {
         let binary = router_binary().await?;
         let mut child = Command::new(binary)
             .args(["--listen", "127.0.0.1:0", "--driver", driver.name()])
+            .arg(format!("--shards={}", driver.shards))
             .args(args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")

@@ -6,9 +6,62 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
-use router::{Driver, Server};
-use router_core::{Config, Router, Stats};
+use router::ShardedServer;
+use router_core::{Config, Owner, Stats};
 use tokio::sync::oneshot;
+
+/// What a test runs the router on: an event loop, and how many shards
+/// (threads, each with its own loop and router core) of it.
+///
+/// The suite runs each test on every driver with one shard and with two
+/// ([`driver_tests!`](crate::driver_tests)). With two, clients that connect
+/// one after another land on alternate shards (placement is least-loaded
+/// first, ties round-robin), so the two clients of a pair are on different
+/// shards and every frame between them crosses from one thread to the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Driver {
+    /// The event loop.
+    pub event_loop: router::Driver,
+    /// Shards of it, each on a thread of its own.
+    pub shards: usize,
+}
+
+// Named as `router::Driver`'s variants, so that a test reads the same
+// whichever it is given.
+#[allow(non_upper_case_globals)]
+impl Driver {
+    /// One mio loop.
+    pub const Mio: Driver = Driver::one(router::Driver::Mio);
+    /// One tokio task.
+    pub const Tokio: Driver = Driver::one(router::Driver::Tokio);
+    /// One smol task.
+    pub const Smol: Driver = Driver::one(router::Driver::Smol);
+
+    const fn one(event_loop: router::Driver) -> Driver {
+        Driver {
+            event_loop,
+            shards: 1,
+        }
+    }
+
+    /// The same loop, as `shards` shards.
+    pub const fn sharded(self, shards: usize) -> Driver {
+        Driver { shards, ..self }
+    }
+
+    /// The shard that owns client ID `id`.
+    pub fn shard_of(self, id: u32) -> u32 {
+        match router::shard_layout(self.shards, 0).owner_of(id) {
+            Owner::Local => 0,
+            Owner::Remote { shard, .. } => shard,
+        }
+    }
+
+    /// The loop's name on the command line.
+    pub fn name(self) -> &'static str {
+        self.event_loop.name()
+    }
+}
 
 /// The longest any single step of a test may take before it counts as hung.
 /// Generous, so that a debug build on a loaded two-core machine never fails a
@@ -58,9 +111,8 @@ pub fn start_observed(
 
 fn launch(driver: Driver, config: Config, observer: StatsObserver) -> io::Result<TestRouter> {
     let listener = router::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-    let router = Router::new(config)
-        .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
-    let server = Server::new(driver, listener, router)?.with_stats_observer(observer);
+    let server = ShardedServer::new(driver.event_loop, listener, &config, driver.shards)?
+        .with_stats_observer(observer);
     let addr = server.local_addr()?;
     let shutdown = server.shutdown_handle();
     TestRouter::spawn(
@@ -81,7 +133,7 @@ impl TestRouter {
     ) -> io::Result<Self> {
         let (report, finished) = oneshot::channel();
         thread::Builder::new()
-            .name(format!("router-{}", driver.name()))
+            .name(format!("router-{}-{}", driver.name(), driver.shards))
             .spawn(move || {
                 // The test may have given up waiting: nobody to tell then.
                 let _ = report.send(serve());

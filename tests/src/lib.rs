@@ -19,7 +19,7 @@
 //! # Adding a driver
 //!
 //! Add it to `router::Driver` and `router::Server` (the binary runs it then
-//! too), and its line to [`driver_tests!`].
+//! too), its constant to [`Driver`], and its lines to [`driver_tests!`].
 
 mod binary;
 mod client;
@@ -31,15 +31,15 @@ mod scrape;
 pub use binary::RouterProcess;
 pub use client::{Client, frame, is_reset};
 pub use descriptors::exhaust_descriptors_then_recover;
-pub use harness::{PATIENCE, TestRouter, start, start_observed, within};
+pub use harness::{Driver, PATIENCE, TestRouter, start, start_observed, within};
 pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
 pub use scrape::{Exposition, scrape};
 
-pub use router::Driver;
-
-/// Instantiates each listed test once per driver, in a module named after the
-/// driver: `driver_tests! { reference_exchange }` declares `on_mio::reference_exchange`
-/// calling `reference_exchange(Driver::Mio)`.
+/// Instantiates each listed test once per driver, with one shard and with
+/// two, in a module named after both: `driver_tests! { reference_exchange }`
+/// declares `on_mio::reference_exchange` calling
+/// `reference_exchange(Driver::Mio)`, and `on_mio_2_shards::reference_exchange`
+/// calling it with `Driver::Mio.sharded(2)`, and so on for each driver.
 ///
 /// Each listed function is an `async fn(Driver) -> std::io::Result<()>` in
 /// scope where the macro is invoked.
@@ -47,16 +47,19 @@ pub use router::Driver;
 macro_rules! driver_tests {
     ($($test:ident),+ $(,)?) => {
         // `on_`, so that no module shadows a crate of the same name.
-        $crate::driver_tests!(@for on_mio, Mio; $($test),+);
-        $crate::driver_tests!(@for on_tokio, Tokio; $($test),+);
-        $crate::driver_tests!(@for on_smol, Smol; $($test),+);
+        $crate::driver_tests!(@for on_mio, Mio, 1; $($test),+);
+        $crate::driver_tests!(@for on_tokio, Tokio, 1; $($test),+);
+        $crate::driver_tests!(@for on_smol, Smol, 1; $($test),+);
+        $crate::driver_tests!(@for on_mio_2_shards, Mio, 2; $($test),+);
+        $crate::driver_tests!(@for on_tokio_2_shards, Tokio, 2; $($test),+);
+        $crate::driver_tests!(@for on_smol_2_shards, Smol, 2; $($test),+);
     };
-    (@for $module:ident, $driver:ident; $($test:ident),+) => {
+    (@for $module:ident, $driver:ident, $shards:literal; $($test:ident),+) => {
         mod $module {
             $(
                 #[tokio::test]
                 async fn $test() -> std::io::Result<()> {
-                    super::$test($crate::Driver::$driver).await
+                    super::$test($crate::Driver::$driver.sharded($shards)).await
                 }
             )+
         }

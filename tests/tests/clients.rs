@@ -279,15 +279,19 @@ async fn blocking_try_send_reports_full_while_the_sender_is_paused(
 /// A router at its connection limit closes a new connection without an ID:
 /// both clients say so, rather than hang or report a bare EOF.
 async fn a_connection_without_an_id_is_a_clear_error(driver: Driver) -> io::Result<()> {
+    // One connection per shard: each shard's share of the limit is one.
     let router = start(
         driver,
         Config {
-            max_connections: 1,
+            max_connections: driver.shards,
             ..Config::default()
         },
     )?;
     let addr = router.addr;
-    let _only = within("connect", router_client::tokio::Client::connect(addr)).await??;
+    let mut _every_slot = Vec::new();
+    for _ in 0..driver.shards {
+        _every_slot.push(within("connect", router_client::tokio::Client::connect(addr)).await??);
+    }
 
     let refused = within("refusal", router_client::tokio::Client::connect(addr)).await?;
     assert!(

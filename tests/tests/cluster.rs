@@ -55,8 +55,8 @@ async fn two_router_processes_over_nats_pass_the_reference_exchange() -> io::Res
 #[tokio::test]
 async fn nodes_of_two_shards_each_carry_frames_between_every_shard() -> io::Result<()> {
     let server = NatsServer::start();
-    let a = node(&server, Driver::Mio, 0, &["--shards", "2"]).await?;
-    let b = node(&server, Driver::Smol, 1, &["--shards", "2"]).await?;
+    let a = node(&server, Driver::Mio.sharded(2), 0, &[]).await?;
+    let b = node(&server, Driver::Smol.sharded(2), 1, &[]).await?;
     // Clients that connect one after another alternate shards.
     let mut on_a = Vec::new();
     let mut on_b = Vec::new();

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 pub(crate) use receiver::Receiver;
 pub(crate) use sender::Sender;
 
+use crate::cli::Placement;
 use crate::error::BenchError;
 
 /// Which system carries the messages.
@@ -70,6 +71,8 @@ pub(crate) struct Backend {
     /// Where router senders connect instead: another node of a cluster.
     send_addr: Option<String>,
     redis: Option<::redis::Client>,
+    /// Where the router's pairs go among its shards.
+    placement: router::Placer,
 }
 
 impl Backend {
@@ -84,6 +87,7 @@ impl Backend {
             addr: addr.to_owned(),
             send_addr: None,
             redis,
+            placement: router::Placer::default(),
         })
     }
 
@@ -99,6 +103,15 @@ impl Backend {
         Ok(Self { send_addr, ..self })
     }
 
+    /// Places the two clients of each pair on a router of `shards` shards
+    /// by `placement`.
+    pub(crate) fn placed(self, placement: Placement, shards: u32) -> Self {
+        Self {
+            placement: router::Placer::new(placement, shards),
+            ..self
+        }
+    }
+
     /// Which system this is.
     pub(crate) fn kind(&self) -> BackendKind {
         self.kind
@@ -109,7 +122,7 @@ impl Backend {
     pub(crate) async fn receiver(&self, index: u32) -> Result<(Addr, Receiver), BenchError> {
         match self.kind {
             BackendKind::Router => {
-                let (id, read, write) = router::connect(&self.addr).await?;
+                let (id, read, write) = self.placement.connect(&self.addr, None).await?;
                 Ok((Addr::Router(id), Receiver::stream(read, Some(write))))
             }
             BackendKind::Redis => {
@@ -133,8 +146,12 @@ impl Backend {
     pub(crate) async fn sender(&self, dest: &Addr) -> Result<Sender, BenchError> {
         let outgoing = match self.kind {
             BackendKind::Router => {
+                let partner = match dest {
+                    Addr::Router(id) => Some(*id),
+                    _ => None,
+                };
                 let addr = self.send_addr.as_ref().unwrap_or(&self.addr);
-                let (_id, read, write) = router::connect(addr).await?;
+                let (_id, read, write) = self.placement.connect(addr, partner).await?;
                 sender::Outgoing::Stream {
                     write,
                     _read: Some(read),
@@ -189,8 +206,12 @@ impl Backend {
             };
             return Ok((half(a), half(b)));
         }
-        let a = self.endpoint(2 * index).await?;
-        let b = self.endpoint(2 * index + 1).await?;
+        let a = self.endpoint(2 * index, None).await?;
+        let partner = match a.addr {
+            Addr::Router(id) => Some(id),
+            _ => None,
+        };
+        let b = self.endpoint(2 * index + 1, partner).await?;
         let (a_addr, b_addr) = (a.addr.clone(), b.addr.clone());
         Ok((a.towards(&b_addr), b.towards(&a_addr)))
     }
@@ -219,10 +240,12 @@ impl Backend {
         }
     }
 
-    async fn endpoint(&self, index: u32) -> Result<Endpoint, BenchError> {
+    /// Endpoint `index`; on the router, placed as asked relative to the
+    /// client with ID `partner`.
+    async fn endpoint(&self, index: u32, partner: Option<u32>) -> Result<Endpoint, BenchError> {
         Ok(match self.kind {
             BackendKind::Router => {
-                let (id, read, write) = router::connect(&self.addr).await?;
+                let (id, read, write) = self.placement.connect(&self.addr, partner).await?;
                 Endpoint {
                     addr: Addr::Router(id),
                     receiver: Receiver::stream(read, None),
