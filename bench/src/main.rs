@@ -67,7 +67,8 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
     let common = &cli.common;
     let phases = common.phases()?;
     let backend = Backend::new(common.backend, &common.loopback_addr()?)?
-        .placed(common.placement, common.shards);
+        .placed(common.placement, common.shards)
+        .with_send_addr(common.loopback_send_addr()?)?;
     let probe = common
         .server_pid
         .map(|pid| {

@@ -68,6 +68,8 @@ pub(crate) struct Backend {
     kind: BackendKind,
     /// `host:port` of the server; unused by `direct`.
     addr: String,
+    /// Where router senders connect instead: another node of a cluster.
+    send_addr: Option<String>,
     redis: Option<::redis::Client>,
     /// Where the router's pairs go among its shards.
     placement: router::Placer,
@@ -83,9 +85,22 @@ impl Backend {
         Ok(Self {
             kind,
             addr: addr.to_owned(),
+            send_addr: None,
             redis,
             placement: router::Placer::default(),
         })
+    }
+
+    /// Router senders connect to `send_addr` (a second cluster node), if
+    /// given, so that every pair crosses nodes; receivers stay at the
+    /// backend's address.
+    pub(crate) fn with_send_addr(self, send_addr: Option<String>) -> Result<Self, BenchError> {
+        if send_addr.is_some() && self.kind != BackendKind::Router {
+            return Err(BenchError::Usage(
+                "--send-addr is for the router backend".into(),
+            ));
+        }
+        Ok(Self { send_addr, ..self })
     }
 
     /// Places the two clients of each pair on a router of `shards` shards
@@ -135,7 +150,8 @@ impl Backend {
                     Addr::Router(id) => Some(*id),
                     _ => None,
                 };
-                let (_id, read, write) = self.placement.connect(&self.addr, partner).await?;
+                let addr = self.send_addr.as_ref().unwrap_or(&self.addr);
+                let (_id, read, write) = self.placement.connect(addr, partner).await?;
                 sender::Outgoing::Stream {
                     write,
                     _read: Some(read),
