@@ -214,10 +214,21 @@ for rep in $(seq "$REPS"); do
 done
 
 mkdir -p "$(dirname "$OUT")"
+# The shard, cluster and TLS sections come from their own scripts
+# (bench/shards.sh, bench/cluster.sh, bench/tls.sh): keep them, from the
+# marker on, when this run rewrites the rest.
+MARKER='<!-- sections by other scripts -->'
+KEPT=$WORK/kept-sections.md
+if [[ -f $OUT ]] && grep -qF "$MARKER" "$OUT"; then
+    sed -n "/^$MARKER\$/,\$p" "$OUT" >"$KEPT"
+else
+    : >"$KEPT"
+fi
 python3 bench/report.py "$RESULTS" \
     --command "$(printf '%q ' env QUICK="$QUICK" DRIVERS="$DRIVERS" REPS="$REPS" bench/compare.sh)" \
     --setting "duration ${DURATION} s, warm-up ${WARMUP} s, ${REPS} repetitions, idle ${IDLE_CONNECTIONS} connections" \
     --fact "$(redis-server --version)" --fact "$(nats-server --version)" \
     --cpu-before "$CPU_BEFORE" --cpu-after "$(cpu_sample)" \
     >"$OUT"
+cat "$KEPT" >>"$OUT"
 log "wrote $OUT (raw results: $RESULTS)"

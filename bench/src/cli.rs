@@ -32,6 +32,10 @@ pub(crate) struct Common {
     /// The server's address; loopback only (ignored by `direct`).
     #[arg(long, default_value = "127.0.0.1:7000", global = true)]
     pub(crate) addr: SocketAddr,
+    /// Where senders connect, if not to --addr (router only): a second node
+    /// of a cluster, so that every pair crosses nodes. Loopback only.
+    #[arg(long, global = true)]
+    pub(crate) send_addr: Option<SocketAddr>,
     /// Tag for the output, e.g. the router's driver (defaults to the backend name).
     #[arg(long, global = true)]
     pub(crate) label: Option<String>,
@@ -215,14 +219,25 @@ impl Common {
 
     /// The server address, refused unless it is on this machine's loopback.
     pub(crate) fn loopback_addr(&self) -> Result<String, BenchError> {
-        if !self.addr.ip().is_loopback() {
-            return Err(BenchError::Usage(format!(
-                "--addr {} is not a loopback address: the load generator only targets this machine",
-                self.addr
-            )));
-        }
-        Ok(self.addr.to_string())
+        loopback("addr", self.addr)
     }
+
+    /// `--send-addr`, if given, checked like `--addr`.
+    pub(crate) fn loopback_send_addr(&self) -> Result<Option<String>, BenchError> {
+        self.send_addr
+            .map(|addr| loopback("send-addr", addr))
+            .transpose()
+    }
+}
+
+/// `addr`, the value of flag `--name`, if it is on this machine.
+fn loopback(name: &str, addr: SocketAddr) -> Result<String, BenchError> {
+    if !addr.ip().is_loopback() {
+        return Err(BenchError::Usage(format!(
+            "--{name} {addr} is not a loopback address: the load generator only targets this machine"
+        )));
+    }
+    Ok(addr.to_string())
 }
 
 /// The value of flag `--name`, in seconds, as a duration.

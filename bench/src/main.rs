@@ -71,7 +71,8 @@ async fn run(cli: Cli) -> Result<bool, BenchError> {
         &common.loopback_addr()?,
         common.tls_ca.as_deref(),
     )?
-    .placed(common.placement, common.shards);
+    .placed(common.placement, common.shards)
+    .with_send_addr(common.loopback_send_addr()?)?;
     let probe = common
         .server_pid
         .map(|pid| {

@@ -19,9 +19,11 @@
 mod accept_gate;
 mod core_links;
 mod doorbell;
+mod node_links;
 mod peer_links;
 
 pub use accept_gate::AcceptGate;
 pub use core_links::CoreLinks;
 pub use doorbell::{Doorbell, Wake};
+pub use node_links::NodeLinks;
 pub use peer_links::{PeerChange, PeerLinks};

@@ -22,6 +22,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text;
 use prometheus_client::registry::Registry;
 use router_core::LogLimit;
@@ -72,17 +73,15 @@ impl MetricsServer {
     /// Binds `addr` and serves `cell`'s metrics from a new thread. Bind port
     /// 0 to let the OS pick, then read [`local_addr`](Self::local_addr).
     pub fn bind(addr: SocketAddr, cell: StatsCell) -> Result<MetricsServer, MetricsError> {
-        Self::bind_registry(addr, registry(cell))
+        Self::bind_with(addr, cell, Vec::new())
     }
 
-    /// As [`bind`](Self::bind), serving `registry`: the router's
-    /// [`registry`] with more collectors registered (a [`TlsCollector`],
-    /// say).
-    ///
-    /// [`TlsCollector`]: crate::TlsCollector
-    pub fn bind_registry(
+    /// As [`bind`](Self::bind), and serves `extra`'s metrics beside the
+    /// router's (a cluster bridge's, the TLS layer's).
+    pub fn bind_with(
         addr: SocketAddr,
-        registry: Registry,
+        cell: StatsCell,
+        extra: Vec<Box<dyn Collector>>,
     ) -> Result<MetricsServer, MetricsError> {
         let bind_error = |source| MetricsError::Bind { addr, source };
         let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
@@ -96,6 +95,10 @@ impl MetricsServer {
             let _in_runtime = runtime.enter();
             TcpListener::from_std(listener).map_err(MetricsError::Start)?
         };
+        let mut registry = registry(cell);
+        for collector in extra {
+            registry.register_collector(collector);
+        }
         let registry = Arc::new(registry);
         let (stop, stopped) = oneshot::channel();
         let thread = thread::Builder::new()

@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::ids::IdLayout;
+use crate::peer::wire::{FRAME_OVERHEAD, HEADER_LEN};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -109,8 +110,19 @@ pub struct Config {
     pub peer_timeout: Duration,
     /// This run of this core, as its peers see it: a core that restarts must
     /// come back with another value (the start time in milliseconds, say), so
-    /// that its peers discard what they knew of its previous run. Default 0.
+    /// that its peers discard what they knew of its previous run. It is also
+    /// where the core's ID sequence starts (modulo its ID space), so that a
+    /// run started in the `router` server's way, with its start time in
+    /// milliseconds, hands out no ID of its previous run as long as that
+    /// run handed out fewer IDs than milliseconds passed between the two
+    /// starts, within one turn of the space. Default 0.
     pub incarnation: u64,
+    /// Largest batch, header included, this core hands a peer link. A link
+    /// that carries whole messages of bounded size (a NATS server refuses
+    /// one above its `max_payload`) says so here; what does not fit waits
+    /// for the next batch. At least one frame of `max_frame_bytes` must fit.
+    /// Default: no bound (the in-process rings take any batch).
+    pub max_batch_bytes: usize,
 }
 
 impl Default for Config {
@@ -130,6 +142,7 @@ impl Default for Config {
             peer_window: MIB,
             peer_timeout: Duration::from_secs(3),
             incarnation: 0,
+            max_batch_bytes: usize::MAX,
         }
     }
 }
@@ -176,6 +189,20 @@ pub enum ConfigError {
         budget: usize,
         /// The configured frame limit.
         frame: usize,
+    },
+    /// A batch of `max_batch_bytes` cannot carry a frame of
+    /// `max_frame_bytes`, so frames that size could never reach a peer.
+    #[error(
+        "max_frame_bytes ({frame}) does not fit a peer batch of max_batch_bytes ({batch}): \
+         at most {fits} does"
+    )]
+    FrameAboveBatch {
+        /// The configured frame limit.
+        frame: usize,
+        /// The configured batch bound.
+        batch: usize,
+        /// The largest frame limit that fits it.
+        fits: usize,
     },
     /// The ID layout itself is inconsistent.
     #[error(transparent)]
@@ -225,6 +252,14 @@ impl Config {
                 frame: self.max_frame_bytes,
             });
         }
+        let fits = largest_frame_in_batch(self.max_batch_bytes);
+        if self.max_frame_bytes > fits {
+            return Err(ConfigError::FrameAboveBatch {
+                frame: self.max_frame_bytes,
+                batch: self.max_batch_bytes,
+                fits,
+            });
+        }
         self.id_layout.validate()?;
         let space = self.id_layout.local_id_space();
         if self.max_connections as u64 > space {
@@ -235,6 +270,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The largest `max_frame_bytes` whose frames fit one peer batch of
+/// `max_batch_bytes`: the batch header, and a frame record with the frame's
+/// terminator.
+pub fn largest_frame_in_batch(max_batch_bytes: usize) -> usize {
+    max_batch_bytes.saturating_sub(HEADER_LEN + FRAME_OVERHEAD + 1)
 }
 
 /// One limit of a [`Config`]: its name (the field's), a one-line help text,
@@ -360,9 +402,11 @@ macro_rules! limit {
 
 impl Config {
     /// Every limit, in the order the server lists them. Each field of
-    /// `Config` but the [`id_layout`](Config::id_layout) and the
-    /// [`incarnation`](Config::incarnation), which say where and when a
-    /// router sits in a cluster rather than what it may hold, is here.
+    /// `Config` but the [`id_layout`](Config::id_layout), the
+    /// [`incarnation`](Config::incarnation) and the
+    /// [`max_batch_bytes`](Config::max_batch_bytes), which say where and when
+    /// a router sits in a cluster and what its links carry rather than what
+    /// it may hold, is here.
     pub const LIMITS: &[Limit] = &[
         limit!(
             max_frame_bytes,
@@ -437,12 +481,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_field_but_the_id_layout_and_incarnation_is_a_listed_limit() {
+    fn every_field_but_the_id_layout_incarnation_and_batch_bound_is_a_listed_limit() {
         let fields = format!("{:?}", Config::default());
         // `Config { a: .., b: .. }`: one `: ` per field at the top level, and
         // `IdLayout { .. }` adds its own four.
         let field_count = fields.matches(": ").count() - 4;
-        assert_eq!(Config::LIMITS.len() + 2, field_count, "{fields}");
+        assert_eq!(Config::LIMITS.len() + 3, field_count, "{fields}");
         for limit in Config::LIMITS {
             assert!(
                 fields.contains(&format!("{}: ", limit.name)),

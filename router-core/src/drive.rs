@@ -65,8 +65,10 @@ pub trait Io {
     /// control is the router's: a link that refuses for long only stalls
     /// the senders to that peer.
     ///
-    /// Called at most twice per peer per `drive` (before its writes and
-    /// after), only for peers the driver reported with
+    /// Called before the writes of a `drive` and after, once per peer
+    /// each time (more only while what is batched exceeds
+    /// [`Config::max_batch_bytes`](crate::Config::max_batch_bytes), until
+    /// the link refuses a batch), only for peers the driver reported with
     /// [`Router::handle_peer_up`]. A driver without peers never sees it
     /// called; the default takes nothing.
     fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {

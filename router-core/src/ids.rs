@@ -166,10 +166,11 @@ pub(crate) struct IdAllocator {
 }
 
 impl IdAllocator {
-    pub(crate) fn new(layout: IdLayout) -> Self {
+    /// Hands out IDs from sequence number `start` (modulo the space) on.
+    pub(crate) fn new(layout: IdLayout, start: u64) -> Self {
         IdAllocator {
             layout,
-            next_sequence: 0,
+            next_sequence: start % layout.local_id_space(),
         }
     }
 
@@ -200,7 +201,7 @@ mod tests {
 
     #[test]
     fn single_layout_hands_out_the_sequence_and_owns_everything() {
-        let mut ids = IdAllocator::new(IdLayout::SINGLE);
+        let mut ids = IdAllocator::new(IdLayout::SINGLE, 0);
         assert_eq!(ids.allocate(|_| false), 0);
         assert_eq!(ids.allocate(|_| false), 1);
         assert_eq!(IdLayout::SINGLE.owner_of(u32::MAX), Owner::Local);
@@ -210,7 +211,7 @@ mod tests {
     #[test]
     fn wraps_and_skips_live_ids() {
         let layout = IdLayout::new(8, 0, 8, 0);
-        let mut ids = IdAllocator::new(layout);
+        let mut ids = IdAllocator::new(layout, 0);
         ids.next_sequence = layout.local_id_space() - 1;
         assert_eq!(ids.allocate(|_| false), 0xFFFF);
         // After the wrap, 0 and 1 are still live: skipped.
@@ -218,10 +219,17 @@ mod tests {
     }
 
     #[test]
+    fn the_sequence_starts_where_it_is_told_modulo_the_space() {
+        let layout = IdLayout::new(8, 1, 8, 0);
+        let mut ids = IdAllocator::new(layout, layout.local_id_space() + 5);
+        assert_eq!(ids.allocate(|_| false), 0x0100_0005);
+    }
+
+    #[test]
     fn owner_bits_round_trip() {
         let layout = IdLayout::new(4, 3, 4, 5);
         assert_eq!(layout.validate(), Ok(()));
-        let mut ids = IdAllocator::new(layout);
+        let mut ids = IdAllocator::new(layout, 0);
         let id = ids.allocate(|_| false);
         assert_eq!(id, 0x3500_0000);
         assert_eq!(layout.owner_of(id), Owner::Local);

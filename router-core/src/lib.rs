@@ -144,9 +144,9 @@
 //!   longer, reach a peer;
 //! - [`handle_peer_input`](Router::handle_peer_input): a batch arrived; it
 //!   names its sender and is checked whole, as untrusted input;
-//! - [`Io::send_to_peer`]: [`drive`](Router::drive) hands the driver at most
-//!   one batch per peer per call, which the driver takes or leaves for the
-//!   next call.
+//! - [`Io::send_to_peer`]: [`drive`](Router::drive) hands the driver one
+//!   batch per peer per call (cut to [`Config::max_batch_bytes`], the rest
+//!   following at once), which the driver takes or leaves for the next call.
 //!
 //! Batches carry frames, flow control (cumulative acknowledgements; at most
 //! [`Config::peer_window`] in flight per link), `dest_full` and `dest_ready`
@@ -261,7 +261,10 @@ mod router;
 mod stats;
 mod timers;
 
-pub use config::{Config, ConfigError, Limit, LimitKind, LimitValue, OverflowPolicy, WrongKind};
+pub use config::{
+    Config, ConfigError, Limit, LimitKind, LimitValue, OverflowPolicy, WrongKind,
+    largest_frame_in_batch,
+};
 pub use drive::{Io, MAX_IO_SLICES};
 pub use event::{AcceptError, ConnHandle, ConnInfo};
 pub use ids::{IdLayout, IdLayoutError, Owner};

@@ -64,7 +64,7 @@ impl Router {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Router {
-            ids: IdAllocator::new(config.id_layout),
+            ids: IdAllocator::new(config.id_layout, config.incarnation),
             budget: MemoryBudget::new(config.max_buffered_bytes),
             config,
             conns: FxHashMap::default(),

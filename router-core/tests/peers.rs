@@ -227,6 +227,53 @@ fn frames_cut_anywhere_arrive_whole_and_in_order_across_cores() {
 }
 
 #[test]
+fn no_batch_exceeds_max_batch_bytes_and_what_is_cut_off_follows_in_order() {
+    let max_batch_bytes = 400;
+    let mut pair = Pair::new(Config {
+        max_frame_bytes: router_core::largest_frame_in_batch(max_batch_bytes),
+        max_batch_bytes,
+        ..Config::default()
+    });
+    let sender = pair.accept(0);
+    let dest = pair.accept(1);
+    let mut stream = Vec::new();
+    let mut expected = Vec::new();
+    for n in 0..100u32 {
+        let payload = format!("frame {n} {}", "y".repeat(n as usize * 7 % 300));
+        router_client::encode_frame(dest.id(), payload.as_bytes(), &mut stream)
+            .expect("no 0x00 inside");
+        expected.extend_from_slice(payload.as_bytes());
+        expected.push(0);
+    }
+    // All at once: one drive has far more than one batch's worth to send.
+    pair.cores[0].router.handle_input(sender, &stream, pair.now);
+    pair.drive();
+    let batches = pair.links[0].len();
+    assert!(batches > 10, "cut into many batches, not {batches}");
+    for batch in &pair.links[0] {
+        assert!(batch.len() <= max_batch_bytes, "{} bytes", batch.len());
+        wire::decode(batch, max_batch_bytes).expect("every cut batch is whole");
+    }
+    pair.settle();
+    assert_eq!(pair.take(1, dest), expected);
+    let stats = pair.cores[1].router.stats();
+    assert_eq!(stats.dropped_total().frames, 0, "{stats:?}");
+}
+
+#[test]
+fn a_frame_limit_that_no_batch_can_carry_is_refused() {
+    let config = Config {
+        max_batch_bytes: 1024,
+        max_frame_bytes: router_core::largest_frame_in_batch(1024) + 1,
+        ..Config::default()
+    };
+    assert!(matches!(
+        config.validate(),
+        Err(router_core::ConfigError::FrameAboveBatch { fits: 934, .. })
+    ));
+}
+
+#[test]
 fn a_sender_to_a_full_remote_destination_pauses_and_resumes_when_it_drains() {
     let mut pair = Pair::new(small(OverflowPolicy::Pause));
     let sender = pair.accept(0);

@@ -7,6 +7,7 @@ use clap::{Parser, ValueEnum};
 use router::{Driver, Shards};
 use router_core::Config;
 
+use crate::cluster_flags::ClusterFlags;
 use crate::limit_flags::{LimitFlags, flag};
 use crate::tls_flags::TlsFlags;
 
@@ -53,6 +54,9 @@ pub(crate) struct Cli {
     /// TLS for client connections.
     #[command(flatten)]
     pub(crate) tls: TlsFlags,
+    /// Joining a cluster through NATS.
+    #[command(flatten)]
+    pub(crate) cluster: ClusterFlags,
 }
 
 /// How log lines are written.
@@ -70,6 +74,12 @@ impl Cli {
     /// [`Router::new`]: router_core::Router::new
     pub(crate) fn config(&self) -> Config {
         self.limits.0.clone()
+    }
+
+    /// Whether `--max-frame-bytes` was given, rather than left to its
+    /// default (which a cluster node fits to the NATS server's payload).
+    pub(crate) fn frame_limit_given(&self) -> bool {
+        self.limits.1.contains(&"max_frame_bytes")
     }
 }
 
@@ -156,6 +166,38 @@ mod tests {
                 ..Config::default()
             }
         );
+    }
+
+    #[test]
+    fn the_cluster_flags_make_the_bridge_options() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.cluster.options(1).map(|o| o.url), None, "a lone router");
+        assert!(!cli.frame_limit_given());
+        let cli = parse(&[
+            "--nats=nats://127.0.0.1:4222",
+            "--nats-token=secret",
+            "--node=5",
+            "--node-bits=3",
+            "--max-frame-bytes=1000",
+        ])
+        .unwrap();
+        let options = cli.cluster.options(3).expect("a node");
+        assert_eq!((options.shards, options.shard_bits), (3, 2));
+        assert_eq!(options.url, "nats://127.0.0.1:4222");
+        assert_eq!(
+            options.auth,
+            router_cluster::NatsAuth::Token("secret".into())
+        );
+        assert_eq!((options.node, options.node_bits), (5, 3));
+        assert!(cli.frame_limit_given());
+        for args in [
+            &["--nats-token=secret"][..],
+            &["--node=1"],
+            &["--nats=nats://h", "--nats-token=t", "--nats-creds=f"],
+            &["--nats=nats://h", "--node-bits=17"],
+        ] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
     }
 
     #[test]

@@ -46,8 +46,8 @@ use router_links::{AcceptGate, Doorbell, PeerLinks};
 
 pub use listener::{LISTEN_BACKLOG, listen};
 pub use shards::{
-    RING_SLOTS, ShardedServer, Shards, ShardsShutdown, SplitError, shard_config, shard_layout,
-    shard_tls_limits,
+    NodePlace, RING_SLOTS, ShardedServer, Shards, ShardsShutdown, SplitError, shard_bits,
+    shard_config, shard_layout, shard_tls_limits,
 };
 
 /// The event loops the router can run on.

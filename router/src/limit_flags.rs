@@ -8,15 +8,17 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use clap::builder::ValueParser;
+use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use router_core::{Config, Limit, LimitKind, LimitValue, OverflowPolicy};
 
 use crate::machine;
 
 /// Every limit's flag, parsed into a [`Config`] (not yet validated: that is
-/// [`Router::new`](router_core::Router::new)'s job).
+/// [`Router::new`](router_core::Router::new)'s job), and the names of the
+/// limits given on the command line rather than left to their default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LimitFlags(pub(crate) Config);
+pub(crate) struct LimitFlags(pub(crate) Config, pub(crate) Vec<&'static str>);
 
 /// A limit's flag: its field's name in kebab case.
 pub(crate) fn flag(limit: &Limit) -> String {
@@ -49,13 +51,16 @@ impl Args for LimitFlags {
 
 impl FromArgMatches for LimitFlags {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        let mut flags = LimitFlags(machine::defaults());
+        let mut flags = LimitFlags(machine::defaults(), Vec::new());
         flags.update_from_arg_matches(matches)?;
         Ok(flags)
     }
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
         for limit in Config::LIMITS {
+            if matches.value_source(limit.name) == Some(ValueSource::CommandLine) {
+                self.1.push(limit.name);
+            }
             if let Some(value) = matches.get_one::<LimitValue>(limit.name) {
                 limit.set(&mut self.0, *value).map_err(|wrong| {
                     clap::Error::raw(clap::error::ErrorKind::ValueValidation, wrong)

@@ -5,6 +5,7 @@
 //! poller failed), 2 for a usage error (an invalid flag or inconsistent limits).
 
 mod cli;
+mod cluster_flags;
 mod limit_flags;
 mod logging;
 mod machine;
@@ -18,9 +19,11 @@ use std::sync::Arc;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use router::ShardedServer;
-use router_core::{Config, Stats};
-use router_metrics::{MetricsServer, StatsCell, TlsCollector, registry};
+use prometheus_client::collector::Collector;
+use router::{NodePlace, ShardedServer, SplitError};
+use router_cluster::{Bridge, ClusterCollector};
+use router_core::{Config, ConfigError, Stats};
+use router_metrics::{MetricsServer, StatsCell, TlsCollector};
 use router_tls::{TlsConfig, TlsCounters};
 use tracing::error;
 
@@ -28,13 +31,39 @@ use crate::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = cli.config();
+    logging::init(cli.log_format);
+    let mut config = cli.config();
+    let shards = cli.shards.count();
+    // Joined before the cores are made: their layout and their batch bound
+    // come from the cluster and its NATS server.
+    let bridge = match cli.cluster.options(shards).map(Bridge::connect).transpose() {
+        Ok(bridge) => bridge,
+        Err(error) => {
+            error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(bridge) = &bridge {
+        config = cluster_flags::node_config(
+            config,
+            bridge.options(),
+            bridge.max_payload(),
+            cli.frame_limit_given(),
+        );
+    }
     // Every shard's share is checked here, for a usage error naming flags.
-    router::shard_config(&config, cli.shards.count(), 0).unwrap_or_else(|error| {
+    router::shard_config(&config, shards, 0).unwrap_or_else(|error| {
+        let hint = match error {
+            SplitError::Config(ConfigError::FrameAboveBatch { .. }) => {
+                " (max_batch_bytes is the NATS server's max_payload: lower \
+                 --max-frame-bytes, or raise max_payload in the server's configuration)"
+            }
+            _ => "",
+        };
         Cli::command()
             .error(
                 ErrorKind::ValueValidation,
-                format!("invalid limits: {}", cli::describe(&error)),
+                format!("invalid limits: {}{hint}", cli::describe(&error)),
             )
             .exit()
     });
@@ -46,18 +75,23 @@ fn main() -> ExitCode {
             )
             .exit()
     });
-    logging::init(cli.log_format);
     let stats = StatsCell::new();
     let tls_counters = Arc::new(TlsCounters::default());
-    let mut metrics_registry = registry(stats.clone());
-    metrics_registry.register_collector(Box::new(match &tls {
+    let mut collectors: Vec<Box<dyn Collector>> = bridge
+        .iter()
+        .map(|bridge| {
+            let node = bridge.options().node;
+            Box::new(ClusterCollector::new(bridge.stats(), node)) as Box<dyn Collector>
+        })
+        .collect();
+    collectors.push(Box::new(match &tls {
         None => TlsCollector::off(),
         Some(config) => TlsCollector::on(Arc::clone(&tls_counters), config.client_auth()),
     }));
     // Serves until dropped, at exit.
     let metrics = match cli
         .metrics_addr
-        .map(|addr| MetricsServer::bind_registry(addr, metrics_registry))
+        .map(|addr| MetricsServer::bind_with(addr, stats.clone(), collectors))
         .transpose()
     {
         Ok(metrics) => metrics,
@@ -71,7 +105,7 @@ fn main() -> ExitCode {
     }
     let stats_cell = metrics.as_ref().map(|_| stats);
     let tls = tls.map(|config| (config, tls_counters));
-    let served = serve(&cli, &config, tls, stats_cell);
+    let served = serve(&cli, &config, tls, stats_cell, bridge.as_ref());
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -84,19 +118,40 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves on `cli`'s address, driver and shards, over `tls` if any
-/// (every shard counting into its counters), until a signal's drain
-/// completes, handing the counters (summed over the shards, and each
+/// Serves on `cli`'s address, driver and shards, as a node of `bridge`'s
+/// cluster if any, over `tls` if any (every shard counting into its
+/// counters), until a signal's drain completes, handing the counters (summed over the shards, and each
 /// shard's) to `stats_cell`, if any, once per loop turn.
 fn serve(
     cli: &Cli,
     config: &Config,
     tls: Option<(TlsConfig, Arc<TlsCounters>)>,
     stats_cell: Option<StatsCell>,
+    bridge: Option<&Bridge>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
     let shards = cli.shards.count();
-    let mut server = ShardedServer::new(cli.driver, listener, config, shards)?;
+    let mut server = match bridge {
+        None => ShardedServer::new(cli.driver, listener, config, shards)?,
+        Some(bridge) => {
+            let options = bridge.options();
+            let place = NodePlace {
+                node: options.node,
+                node_bits: options.node_bits,
+            };
+            ShardedServer::node(
+                cli.driver,
+                listener,
+                config,
+                shards,
+                place,
+                &mut |shard, bell| {
+                    let links = bridge.links(shard as u32, bell).map_err(io::Error::other)?;
+                    Ok(Box::new(links))
+                },
+            )?
+        }
+    };
     if let Some(cell) = stats_cell {
         server = server.with_stats_cell(cell);
     }

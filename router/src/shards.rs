@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 
 use router_core::{Config, ConfigError, IdLayout, Router, Stats};
-use router_links::Doorbell;
+use router_links::{Doorbell, NodeLinks, PeerLinks};
 use router_metrics::{ShardStats, StatsCell};
 use router_tls::{Tls, TlsConfig, TlsCounters, TlsLimits};
 use socket2::SockRef;
@@ -64,9 +64,33 @@ impl std::str::FromStr for Shards {
 /// The ID layout of shard `shard` of `shards`: as few shard bits as hold
 /// them all (none for one shard).
 pub fn shard_layout(shards: usize, shard: usize) -> IdLayout {
-    let bits = shards.next_power_of_two().trailing_zeros() as u8;
-    IdLayout::new(0, 0, bits, shard as u32)
+    IdLayout::new(0, 0, shard_bits(shards), shard as u32)
 }
+
+/// Where a node sits in a cluster: its index, and the bits of an ID that
+/// name a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodePlace {
+    /// The node's index, below `2^node_bits`.
+    pub node: u32,
+    /// The bits of an ID naming its node, the same on every node.
+    pub node_bits: u8,
+}
+
+impl NodePlace {
+    /// The ID layout of shard `shard` of `shards` on this node.
+    pub fn layout(self, shards: usize, shard: usize) -> IdLayout {
+        IdLayout::new(self.node_bits, self.node, shard_bits(shards), shard as u32)
+    }
+}
+
+/// The shard bits of a node of `shards` shards: as few as hold them all.
+pub fn shard_bits(shards: usize) -> u8 {
+    shards.next_power_of_two().trailing_zeros() as u8
+}
+
+/// Makes one shard's links to the other nodes.
+type RemoteLinks<'a> = dyn FnMut(usize, Arc<Doorbell>) -> io::Result<Box<dyn PeerLinks>> + 'a;
 
 /// Why a [`Config`] cannot be split over the shards.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -190,11 +214,44 @@ impl ShardedServer {
         config: &Config,
         shards: usize,
     ) -> io::Result<ShardedServer> {
+        Self::build(driver, listener, config, shards, None)
+    }
+
+    /// As [`new`](Self::new), for node `node` of a cluster whose IDs give
+    /// their node `node_bits`: each shard's layout names the node too, and
+    /// `remote(shard, doorbell)` makes the links of that shard to the other
+    /// nodes (the NATS bridge's), whose deliveries ring `doorbell`.
+    pub fn node(
+        driver: Driver,
+        listener: TcpListener,
+        config: &Config,
+        shards: usize,
+        place: NodePlace,
+        remote: &mut dyn FnMut(usize, Arc<Doorbell>) -> io::Result<Box<dyn PeerLinks>>,
+    ) -> io::Result<ShardedServer> {
+        Self::build(driver, listener, config, shards, Some((place, remote)))
+    }
+
+    fn build(
+        driver: Driver,
+        listener: TcpListener,
+        config: &Config,
+        shards: usize,
+        mut cluster: Option<(NodePlace, &mut RemoteLinks<'_>)>,
+    ) -> io::Result<ShardedServer> {
         let shards = shards.max(1);
         let local_addr = listener.local_addr()?;
         let configs = (0..shards)
-            .map(|shard| shard_config(config, shards, shard))
-            .collect::<Result<Vec<_>, _>>()
+            .map(|shard| {
+                let mut config = shard_config(config, shards, shard)?;
+                if let Some((place, _)) = &cluster {
+                    // A node's shards name the node as well.
+                    config.id_layout = place.layout(shards, shard);
+                    config.validate()?;
+                }
+                Ok(config)
+            })
+            .collect::<Result<Vec<_>, SplitError>>()
             .map_err(|invalid| io::Error::new(io::ErrorKind::InvalidInput, invalid))?;
         let shares = configs.iter().map(|c| c.max_connections as u64).collect();
         let mut servers = Vec::with_capacity(shards);
@@ -204,20 +261,40 @@ impl ShardedServer {
             servers.push(Server::new(driver, listener.try_clone()?, router)?);
         }
         let doorbells: Vec<_> = servers.iter().map(Server::doorbell).collect();
-        if shards > 1 {
-            let links = router_mesh::mesh(0, doorbells.clone(), RING_SLOTS);
-            let placement = Placement::new(doorbells.clone(), shares);
-            servers = servers
+        let node = cluster.as_ref().map_or(0, |(place, _)| place.node);
+        let mut local: Vec<Option<Box<dyn PeerLinks>>> = if shards > 1 {
+            router_mesh::mesh(node, doorbells.clone(), RING_SLOTS)
                 .into_iter()
-                .zip(links)
-                .enumerate()
-                .map(|(shard, (server, links))| {
-                    server
-                        .with_peer_links(Box::new(links))
-                        .with_accept_gate(Box::new(placement.gate(shard)))
-                })
-                .collect();
-        }
+                .map(|links| Some(Box::new(links) as Box<dyn PeerLinks>))
+                .collect()
+        } else {
+            (0..shards).map(|_| None).collect()
+        };
+        let placement = (shards > 1).then(|| Placement::new(doorbells.clone(), shares));
+        servers = servers
+            .into_iter()
+            .enumerate()
+            .map(|(shard, mut server)| {
+                let local = local[shard].take();
+                let remote = match &mut cluster {
+                    Some((_, remote)) => Some(remote(shard, doorbells[shard].clone())?),
+                    None => None,
+                };
+                let links: Option<Box<dyn PeerLinks>> = match (local, remote) {
+                    (Some(local), Some(remote)) => {
+                        Some(Box::new(NodeLinks::new(node, local, remote)))
+                    }
+                    (one, other) => one.or(other),
+                };
+                if let Some(links) = links {
+                    server = server.with_peer_links(links);
+                }
+                if let Some(placement) = &placement {
+                    server = server.with_accept_gate(Box::new(placement.gate(shard)));
+                }
+                Ok(server)
+            })
+            .collect::<io::Result<_>>()?;
         Ok(ShardedServer {
             shards: servers,
             doorbells,

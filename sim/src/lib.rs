@@ -74,6 +74,7 @@ pub fn small_config(selector: u64) -> Config {
         peer_window: Config::default().peer_window,
         peer_timeout: Config::default().peer_timeout,
         incarnation: 0,
+        max_batch_bytes: Config::default().max_batch_bytes,
     }
 }
 

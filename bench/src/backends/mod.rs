@@ -81,6 +81,8 @@ pub(crate) struct Backend {
     kind: BackendKind,
     /// `host:port` of the server; unused by `direct`.
     addr: String,
+    /// Where router senders connect instead: another node of a cluster.
+    send_addr: Option<String>,
     redis: Option<::redis::Client>,
     /// With `--tls-ca`: the CA file (NATS reads it itself) and a connector
     /// that trusts it.
@@ -115,6 +117,7 @@ impl Backend {
         Ok(Self {
             kind,
             addr: addr.to_owned(),
+            send_addr: None,
             redis,
             tls,
             placement: router::Placer::default(),
@@ -129,6 +132,18 @@ impl Backend {
 
     fn tls_ca(&self) -> Option<&Path> {
         self.tls.as_ref().map(|(ca, _)| ca.as_path())
+    }
+
+    /// Router senders connect to `send_addr` (a second cluster node), if
+    /// given, so that every pair crosses nodes; receivers stay at the
+    /// backend's address.
+    pub(crate) fn with_send_addr(self, send_addr: Option<String>) -> Result<Self, BenchError> {
+        if send_addr.is_some() && self.kind != BackendKind::Router {
+            return Err(BenchError::Usage(
+                "--send-addr is for the router backend".into(),
+            ));
+        }
+        Ok(Self { send_addr, ..self })
     }
 
     /// Places the two clients of each pair on a router of `shards` shards
@@ -181,9 +196,10 @@ impl Backend {
                     Addr::Router(id) => Some(*id),
                     _ => None,
                 };
+                let addr = self.send_addr.as_ref().unwrap_or(&self.addr);
                 let (_id, read, write) = self
                     .placement
-                    .connect(&self.addr, self.tls_connector(), partner)
+                    .connect(addr, self.tls_connector(), partner)
                     .await?;
                 sender::Outgoing::Stream {
                     write,

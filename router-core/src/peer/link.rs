@@ -62,6 +62,9 @@ pub(crate) struct PeerLink {
     out: Vec<u8>,
     /// Flags for the next batch (`RESET`, `ACK_REQUESTED`).
     flags: Flags,
+    /// Where the batch [`build`](Self::build) returned ends in `out`, and
+    /// the frames it carries: all of `out`, or what fits `max_batch_bytes`.
+    cut: (usize, FrameCount),
     /// Its destinations reported full, and the senders here waiting on each.
     pub(crate) remote_full: FxHashMap<u32, Vec<u32>>,
     /// Senders waiting for room in the window.
@@ -101,6 +104,7 @@ impl PeerLink {
             batch_seq: 0,
             out: Vec::new(),
             flags: Flags::default(),
+            cut: (0, FrameCount::default()),
             remote_full: FxHashMap::default(),
             window_waiters: Vec::new(),
             peer_epoch: None,
@@ -156,6 +160,11 @@ impl PeerLink {
         if self.out.is_empty() {
             wire::start_batch(&mut self.out);
         }
+    }
+
+    /// Records are batched for the peer and not yet handed to the driver.
+    pub(crate) fn has_batched(&self) -> bool {
+        !self.out.is_empty()
     }
 
     /// Frames batched and not yet handed to the driver.
@@ -227,7 +236,8 @@ impl PeerLink {
     }
 
     /// Completes the batch for `to` and returns its bytes. It counts as sent
-    /// only once [`taken`](Self::taken).
+    /// only once [`taken`](Self::taken). A batch over `max_batch_bytes` is
+    /// cut after the last record that fits; the rest waits for the next.
     pub(crate) fn build(
         &mut self,
         me: PeerId,
@@ -235,8 +245,17 @@ impl PeerLink {
         layout_bits: (u8, u8),
         epoch: u64,
         draining: bool,
+        max_batch_bytes: usize,
     ) -> &[u8] {
         self.start_batch();
+        self.cut = if self.out.len() <= max_batch_bytes {
+            (self.out.len(), self.pending)
+        } else {
+            let records = &self.out[wire::HEADER_LEN..];
+            let budget = max_batch_bytes.saturating_sub(wire::HEADER_LEN);
+            let (len, frames) = wire::records_within(records, budget);
+            (wire::HEADER_LEN + len, frames)
+        };
         let mut flags = self.flags;
         if draining {
             flags = flags.with(Flags::DRAINING);
@@ -255,15 +274,18 @@ impl PeerLink {
             }),
         };
         wire::write_header(&mut self.out, &header);
-        &self.out
+        &self.out[..self.cut.0]
     }
 
     /// The driver took the batch [`build`](Self::build) returned. Returns the
     /// frames it carried.
     pub(crate) fn taken(&mut self, now: Instant) -> FrameCount {
-        let carried = self.pending;
+        let (end, carried) = self.cut;
         self.sent = plus(self.sent, carried);
-        self.pending = FrameCount::default();
+        self.pending = FrameCount {
+            frames: self.pending.frames - carried.frames,
+            bytes: self.pending.bytes - carried.bytes,
+        };
         self.batch_seq += 1;
         if self.peer_epoch.is_some() {
             self.acked_out = self.received;
@@ -272,7 +294,10 @@ impl PeerLink {
         self.heartbeat_due = false;
         self.flags = Flags::default();
         self.last_sent = Some(now);
-        if self.out.capacity() > KEEP_BATCH_CAPACITY {
+        if end < self.out.len() {
+            // Cut: the records left over start the next batch.
+            self.out.drain(wire::HEADER_LEN..end);
+        } else if self.out.capacity() > KEEP_BATCH_CAPACITY {
             self.out = Vec::new();
         } else {
             self.out.clear();

@@ -271,6 +271,26 @@ fn parse_record(
     }
 }
 
+/// The longest run of whole records at the start of `records` (a batch this
+/// core built, so well formed) that fits `budget` bytes, at least one record
+/// however long, and the frames in it: where a batch larger than a link
+/// takes is cut.
+pub fn records_within(records: &[u8], budget: usize) -> (usize, FrameCount) {
+    let mut end = 0;
+    let mut frames = FrameCount::default();
+    while let Ok(Some((record, len))) = parse_record(&records[end..], usize::MAX) {
+        if end > 0 && end + len > budget {
+            break;
+        }
+        if let Record::Frame { payload, .. } = record {
+            frames.frames += 1;
+            frames.bytes += payload.len() as u64;
+        }
+        end += len;
+    }
+    (end, frames)
+}
+
 /// Starts a batch in `out`: room for the header, written by [`write_header`]
 /// once the batch is complete.
 pub fn start_batch(out: &mut Vec<u8>) {

@@ -115,7 +115,8 @@ impl Router {
     /// Hands the driver the next batch for each peer that has one, through
     /// `send(peer, batch)`, which says whether the link took it; a batch not
     /// taken stays, grows with what follows, and is offered again next time.
-    /// At most one batch per peer per call. [`drive`](Self::drive) calls it
+    /// One batch per peer per call, or several when what is batched exceeds
+    /// [`Config::max_batch_bytes`], until the link refuses one. [`drive`](Self::drive) calls it
     /// with [`Io::send_to_peer`](crate::Io::send_to_peer).
     pub(crate) fn transmit_to_peers(
         &mut self,
@@ -131,19 +132,25 @@ impl Router {
         let epoch = self.config.incarnation;
         let draining = self.is_shutting_down();
         let window = self.config.peer_window;
+        let max_batch = self.config.max_batch_bytes;
         for (&peer, link) in self.peers.iter_mut() {
             if !link.wants_batch(window) {
                 continue;
             }
-            let batch = link.build(me, peer, layout.bits(), epoch, draining);
-            if !send(peer, batch) {
-                continue;
+            loop {
+                let batch = link.build(me, peer, layout.bits(), epoch, draining, max_batch);
+                if !send(peer, batch) {
+                    break;
+                }
+                let carried = link.taken(now);
+                self.stats.forwarded.frames += carried.frames;
+                self.stats.forwarded.bytes += carried.bytes;
+                self.stats.peer_batches_sent += 1;
+                trace!(%peer, frames = carried.frames, "batch sent");
+                if !link.has_batched() {
+                    break; // The rest of a cut batch goes at once.
+                }
             }
-            let carried = link.taken(now);
-            self.stats.forwarded.frames += carried.frames;
-            self.stats.forwarded.bytes += carried.bytes;
-            self.stats.peer_batches_sent += 1;
-            trace!(%peer, frames = carried.frames, "batch sent");
         }
     }
 

@@ -22,6 +22,7 @@ pub use world::Cluster;
 
 use std::time::Duration;
 
+use router_core::peer::wire::{FRAME_OVERHEAD, HEADER_LEN};
 use router_core::{Config, OverflowPolicy};
 
 /// Limits small enough that a short run hits them all, peer windows and
@@ -43,6 +44,15 @@ pub fn cluster_config(selector: u64) -> Config {
         max_connections: rng.usize(2..=12),
         peer_window: rng.usize(16..=8192),
         peer_timeout: Duration::from_millis(rng.u64(200..=3000)),
+        // Drawn last, so that the draws before it are as they were. Half the
+        // seeds bound batches as a NATS server does, from one frame's batch
+        // up: often below what a window batches, so batches are cut.
+        max_batch_bytes: if rng.bool() {
+            let one_frame = max_frame_bytes + 1 + FRAME_OVERHEAD + HEADER_LEN;
+            rng.usize(one_frame..=4 * one_frame)
+        } else {
+            usize::MAX
+        },
         ..Config::default()
     }
 }

@@ -442,6 +442,7 @@ impl Cluster {
                 network: &mut networks[r],
                 links,
                 from: r,
+                max_batch_bytes: routers[r].config().max_batch_bytes,
             };
             let next = routers[r].drive(*now, &mut io);
             for (conn, received) in self.networks[r].take_all_received() {
@@ -528,6 +529,8 @@ struct RouterIo<'a> {
     network: &'a mut Network,
     links: &'a mut [Link],
     from: usize,
+    /// The link's bound on one batch, which no batch may exceed.
+    max_batch_bytes: usize,
 }
 
 impl Io for RouterIo<'_> {
@@ -555,6 +558,12 @@ impl Io for RouterIo<'_> {
             .find(|l| l.from == self.from && l.to == to)
             .expect("a batch for a router of the cluster");
         assert!(!link.told_down, "a batch for a peer reported down");
+        assert!(
+            batch.len() <= self.max_batch_bytes,
+            "a batch of {} bytes over max_batch_bytes {}",
+            batch.len(),
+            self.max_batch_bytes
+        );
         if link.refusing {
             return false;
         }
