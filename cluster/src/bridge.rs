@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 use crate::inbox::Inbox;
 use crate::links::{NatsLinks, Outbox};
 use crate::options::{ClusterOptions, NatsAuth};
-use crate::stats::ClusterStats;
+use crate::stats::{ClusterStats, NodeTraffic};
 
 /// Why the bridge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +129,7 @@ impl Shared {
         if let Some(traffic) = self.stats.nodes.get(from_node as usize) {
             ClusterStats::bump(&traffic.batches_in, 1);
             ClusterStats::bump(&traffic.bytes_in, batch.len() as u64);
+            ClusterStats::bump(&traffic.frames_in, NodeTraffic::frames_in_batch(&batch));
         }
         if !core.inbox.push(batch) {
             ClusterStats::bump(&self.stats.inbox_full, 1);

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::bridge::Shared;
 use crate::options::ClusterOptions;
-use crate::stats::ClusterStats;
+use crate::stats::{ClusterStats, NodeTraffic};
 
 /// Batches handed over per [`receive`](PeerLinks::receive) call at most, so
 /// that one turn of the core's loop stays short.
@@ -128,6 +128,7 @@ impl PeerLinks for NatsLinks {
         if let Some(traffic) = stats.nodes.get(peer.node as usize) {
             ClusterStats::bump(&traffic.batches_out, 1);
             ClusterStats::bump(&traffic.bytes_out, batch.len() as u64);
+            ClusterStats::bump(&traffic.frames_out, NodeTraffic::frames_in_batch(batch));
         }
         true
     }

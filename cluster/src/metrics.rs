@@ -33,7 +33,7 @@ impl Collector for ClusterCollector {
         let stats = &self.stats;
         let encoder = &mut encoder;
         type Field = fn(&NodeTraffic) -> u64;
-        let per_node: [(&str, &str, Option<&Unit>, Field); 4] = [
+        let per_node: [(&str, &str, Option<&Unit>, Field); 6] = [
             (
                 "router_cluster_batches_published",
                 "Batches (NATS messages) published to each peer node.",
@@ -47,6 +47,12 @@ impl Collector for ClusterCollector {
                 |t| ClusterStats::get(&t.bytes_out),
             ),
             (
+                "router_cluster_frames_published",
+                "Frames in the batches of router_cluster_batches_published_total.",
+                None,
+                |t| ClusterStats::get(&t.frames_out),
+            ),
+            (
                 "router_cluster_batches_delivered",
                 "Messages on this node's subject naming each node as sender, before \
                  the core checks them (router_peer_batches_rejected_total counts those refused).",
@@ -58,6 +64,12 @@ impl Collector for ClusterCollector {
                 "Bytes of the messages in router_cluster_batches_delivered_total.",
                 Some(&Unit::Bytes),
                 |t| ClusterStats::get(&t.bytes_in),
+            ),
+            (
+                "router_cluster_frames_delivered",
+                "Frames in the well-formed batches of router_cluster_batches_delivered_total.",
+                None,
+                |t| ClusterStats::get(&t.frames_in),
             ),
         ];
         for (name, help, unit, field) in per_node {

@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use router_core::peer::wire;
+
 /// Traffic with one peer node, counted by the bridge.
 #[derive(Debug, Default)]
 pub struct NodeTraffic {
@@ -10,11 +12,24 @@ pub struct NodeTraffic {
     pub batches_out: AtomicU64,
     /// Their bytes.
     pub bytes_out: AtomicU64,
+    /// Frames in them.
+    pub frames_out: AtomicU64,
     /// Messages received naming the node as sender, before the core checks
     /// them (a forged one is refused there).
     pub batches_in: AtomicU64,
     /// Their bytes.
     pub bytes_in: AtomicU64,
+    /// Frames in those of them that are well-formed batches.
+    pub frames_in: AtomicU64,
+}
+
+impl NodeTraffic {
+    /// Frames in `batch`, for the counters: a malformed one has none (the
+    /// core refuses and counts it). Checking a batch is a walk over its
+    /// records, no copy.
+    pub(crate) fn frames_in_batch(batch: &[u8]) -> u64 {
+        wire::decode(batch, usize::MAX).map_or(0, |batch| batch.frames.frames)
+    }
 }
 
 /// The bridge's counters, shared with the metrics endpoint.

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use router_cluster::{ClusterOptions, ClusterStats};
+use router_core::{Config, DropCause, OverflowPolicy};
 
 use support::streams::stream_for;
 use support::{NatsServer, Node, World, node::test_config};
@@ -15,7 +16,10 @@ use support::{NatsServer, Node, World, node::test_config};
 const WAIT: Duration = Duration::from_secs(10);
 
 fn two_nodes(server: &NatsServer) -> World {
-    let config = test_config();
+    two_nodes_with(server, test_config())
+}
+
+fn two_nodes_with(server: &NatsServer, config: Config) -> World {
     let mut world = World::new(vec![
         Node::start(&server.url(), 0, &config, 1),
         Node::start(&server.url(), 1, &config, 1),
@@ -54,11 +58,12 @@ fn a_slow_reader_on_one_node_pauses_its_sender_on_the_other_with_bounded_memory(
     let bystander_from = world.connect(0);
     let bystander_to = world.connect(1);
     world.node(1).blocked.insert(reader);
-    let (stream, expected) = stream_for(reader.id(), "flood", 2000, 2000);
+    let (stream, expected) = stream_for(reader.id(), "flood", 4000, 4000);
     assert!(
-        stream.len() > 1 << 20,
-        "far more than the window and the queue"
+        stream.len() > 6 << 20,
+        "far more than the window, the queue and the NATS server's slack"
     );
+    let nats_before = server.resident_bytes();
     world.write(0, sender, &stream);
     world.run_until("the sender to pause", WAIT, |w| {
         let info = w.node(0).router.connection_info(sender).expect("open");
@@ -93,6 +98,13 @@ fn a_slow_reader_on_one_node_pauses_its_sender_on_the_other_with_bounded_memory(
     );
     let in_flight = world.node(0).router.stats().peer_bytes_in_flight;
     assert!(in_flight <= (config.peer_window + config.max_frame_bytes) as u64);
+    // Nor does the flood wait in NATS: the server grew by far less than
+    // the flood (its own buffers are a few MiB at most).
+    let nats_growth = server.resident_bytes().saturating_sub(nats_before);
+    assert!(
+        nats_growth < 4 << 20,
+        "the NATS server grew by {nats_growth} bytes during the pause"
+    );
     // Another pair crossing the same nodes is not held up.
     world.send(0, bystander_from, bystander_to.id(), b"not waiting");
     world.run_until("the bystander's frame", WAIT, |w| {
@@ -107,6 +119,81 @@ fn a_slow_reader_on_one_node_pauses_its_sender_on_the_other_with_bounded_memory(
     assert_eq!(world.received(1, reader), &expected[..]);
     assert_eq!(world.node(0).router.stats().dropped_total().frames, 0);
     assert!(world.node(0).router.stats().sender_pauses > 0);
+}
+
+#[test]
+fn under_drop_a_slow_reader_on_one_node_costs_frames_not_memory_or_a_pause() {
+    let server = NatsServer::start();
+    let config = Config {
+        overflow_policy: OverflowPolicy::Drop,
+        ..test_config()
+    };
+    let mut world = two_nodes_with(&server, config.clone());
+    let sender = world.connect(0);
+    let reader = world.connect(1);
+    world.node(1).blocked.insert(reader);
+    let count = 2000;
+    let (stream, expected) = stream_for(reader.id(), "flood", count, 2000);
+    world.write(0, sender, &stream);
+    // The sender is never paused: everything it wrote is read, and what
+    // found the reader (or the window to its node) full is dropped.
+    world.run_until("the whole flood read", WAIT, |w| {
+        w.unwritten(0, sender) == 0
+    });
+    let queued = world
+        .node(1)
+        .router
+        .connection_info(reader)
+        .expect("open")
+        .queued_bytes;
+    let bound = config.outbound_high_water + config.peer_window + config.max_frame_bytes;
+    assert!(
+        queued <= bound,
+        "{queued} queued to the reader, bound {bound}"
+    );
+    world.unblock(1, reader);
+    world.run_until("every frame delivered or counted", WAIT, |w| {
+        frames_in(w.received(1, reader)) as u64 + dropped_full(w) >= count as u64
+    });
+    // What arrived is whole frames of the stream, in order; every other
+    // frame is counted, on one node or the other, as full.
+    let full = dropped_full(&mut world);
+    assert!(full > 0, "nothing was dropped: the reader was never full");
+    let got: Vec<Vec<u8>> = world
+        .received(1, reader)
+        .split_inclusive(|&b| b == 0)
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(
+        got.len() as u64 + full,
+        count as u64,
+        "frames delivered + dropped full"
+    );
+    let mut sent = expected.split_inclusive(|&b| b == 0);
+    for frame in &got {
+        assert!(
+            sent.any(|s| s == frame.as_slice()),
+            "a frame arrived out of order or not whole"
+        );
+    }
+    assert_eq!(world.node(0).router.stats().sender_pauses, 0);
+}
+
+/// Frames in `bytes`: its terminators.
+fn frames_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == 0).count()
+}
+
+/// Frames both nodes dropped because a destination, or the window to its
+/// node, was full.
+fn dropped_full(world: &mut World) -> u64 {
+    let mut frames = 0;
+    for i in 0..2 {
+        let stats = world.node(i).router.stats();
+        frames += stats.dropped(DropCause::DestinationFull).frames
+            + stats.dropped(DropCause::PeerCongested).frames;
+    }
+    frames
 }
 
 /// Publishes `messages` on `subject` through a bare NATS connection, as

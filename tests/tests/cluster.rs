@@ -44,6 +44,14 @@ async fn two_router_processes_over_nats_pass_the_reference_exchange() -> io::Res
     assert_eq!(exposition.value("router_peer_frames_forwarded_total"), 1.0);
     assert!(exposition.value("router_cluster_batches_published_total{node=\"1\"}") >= 1.0);
     assert!(exposition.value("router_cluster_batches_delivered_total{node=\"1\"}") >= 1.0);
+    assert_eq!(
+        exposition.value("router_cluster_frames_published_total{node=\"1\"}"),
+        1.0
+    );
+    assert_eq!(
+        exposition.value("router_cluster_frames_delivered_total{node=\"1\"}"),
+        1.0
+    );
     assert_eq!(exposition.value("router_cluster_unroutable_total"), 0.0);
 
     a.terminate()?;

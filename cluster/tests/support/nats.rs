@@ -77,6 +77,20 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's resident memory, from `/proc`: what a flood held up in
+    /// NATS would grow.
+    pub fn resident_bytes(&self) -> u64 {
+        let child = self.child.as_ref().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .expect("the server's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status");
+        kib * 1024
+    }
+
     /// Kills the server (SIGKILL: no goodbye to its clients).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
