@@ -49,6 +49,10 @@ pub(crate) struct Common {
     /// whatever has not arrived by then counts as lost.
     #[arg(long, default_value_t = 5.0, global = true)]
     pub(crate) grace: f64,
+    /// Connect over TLS, trusting the CAs in this PEM file (router and nats
+    /// backends; the server's certificate must be for `localhost`).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
     /// Where the router's two clients of a pair live, by the shard bits of
     /// their IDs (with --shards): on the same shard, across shards, or
     /// wherever placement puts them.

@@ -66,9 +66,13 @@ fn raise_open_file_limit() {
 async fn run(cli: Cli) -> Result<bool, BenchError> {
     let common = &cli.common;
     let phases = common.phases()?;
-    let backend = Backend::new(common.backend, &common.loopback_addr()?)?
-        .placed(common.placement, common.shards)
-        .with_send_addr(common.loopback_send_addr()?)?;
+    let backend = Backend::new(
+        common.backend,
+        &common.loopback_addr()?,
+        common.tls_ca.as_deref(),
+    )?
+    .placed(common.placement, common.shards)
+    .with_send_addr(common.loopback_send_addr()?)?;
     let probe = common
         .server_pid
         .map(|pid| {

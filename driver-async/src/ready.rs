@@ -19,6 +19,17 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use router_core::ConnHandle;
+use router_tls::PendingId;
+
+/// What a waker queues: a client's connection, or a socket the TLS layer
+/// holds (handshaking, or lingering after its close).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// A client the router gave an ID.
+    Conn(ConnHandle),
+    /// A socket keyed by the TLS layer.
+    Pending(PendingId),
+}
 
 /// Connections woken since the router task last looked, each listed once.
 #[derive(Debug, Default)]
@@ -35,7 +46,7 @@ struct QueueState {
 
 impl ReadyQueue {
     /// A waker for `conn` that queues it here.
-    pub(crate) fn waker(self: &Arc<Self>, conn: ConnHandle) -> Waker {
+    pub(crate) fn waker(self: &Arc<Self>, conn: Woken) -> Waker {
         Waker::from(Arc::new(ConnWaker {
             conn,
             queued: AtomicBool::new(false),
@@ -62,7 +73,7 @@ impl ReadyQueue {
 
     /// The connection woken longest ago. A wake that comes after this call
     /// queues it again, so the caller services it only after this returns.
-    pub(crate) fn pop(&self) -> Option<ConnHandle> {
+    pub(crate) fn pop(&self) -> Option<Woken> {
         let woken = self.lock().woken.pop_front()?;
         woken.queued.store(false, Ordering::Release);
         Some(woken.conn)
@@ -78,7 +89,7 @@ impl ReadyQueue {
 /// One connection's waker.
 #[derive(Debug)]
 struct ConnWaker {
-    conn: ConnHandle,
+    conn: Woken,
     /// Listed in the queue: a connection woken for reading and for writing
     /// before the task gets to it is listed once.
     queued: AtomicBool,
@@ -129,7 +140,10 @@ mod tests {
         let queue = Arc::new(ReadyQueue::default());
         let wakes = Arc::new(TaskWakes::default());
         let task = Waker::from(Arc::clone(&wakes));
-        let (a, b) = (queue.waker(ConnHandle(1)), queue.waker(ConnHandle(2)));
+        let (a, b) = (
+            queue.waker(Woken::Conn(ConnHandle(1))),
+            queue.waker(Woken::Conn(ConnHandle(2))),
+        );
 
         assert_eq!(
             queue.poll_woken(&mut Context::from_waker(&task)),
@@ -143,20 +157,20 @@ mod tests {
             queue.poll_woken(&mut Context::from_waker(&task)),
             Poll::Ready(())
         );
-        assert_eq!(queue.pop(), Some(ConnHandle(1)));
-        assert_eq!(queue.pop(), Some(ConnHandle(2)));
+        assert_eq!(queue.pop(), Some(Woken::Conn(ConnHandle(1))));
+        assert_eq!(queue.pop(), Some(Woken::Conn(ConnHandle(2))));
         assert_eq!(queue.pop(), None);
 
         // Popped, so a new wake lists it again.
         a.wake_by_ref();
-        assert_eq!(queue.pop(), Some(ConnHandle(1)));
+        assert_eq!(queue.pop(), Some(Woken::Conn(ConnHandle(1))));
         assert_eq!(queue.pop(), None);
     }
 
     #[test]
     fn a_waker_outliving_its_queue_does_nothing() {
         let queue = Arc::new(ReadyQueue::default());
-        let waker = queue.waker(ConnHandle(7));
+        let waker = queue.waker(Woken::Conn(ConnHandle(7)));
         drop(queue);
         waker.wake();
     }

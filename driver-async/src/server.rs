@@ -12,12 +12,18 @@ use std::time::Instant;
 use atomic_waker::AtomicWaker;
 use router_core::{ConnHandle, Router, Stats};
 use router_links::{AcceptGate, CoreLinks, Doorbell, PeerLinks, Wake};
+use router_tls::Tls;
 use tracing::debug;
 
 use crate::Socket;
+use crate::ready::Woken;
 use crate::runtime::{Listener, Runtime, Timer};
 use crate::shutdown::ShutdownHandle;
 use crate::sockets::Sockets;
+
+pub(crate) mod tls;
+
+use tls::TlsSockets;
 
 /// Bytes read at once, into one buffer for the whole task: an idle
 /// connection holds no read buffer.
@@ -54,6 +60,7 @@ pub struct Server<R: Runtime> {
     router: Router,
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
+    tls: Option<Tls>,
     /// Rung by the peer links; wakes the task through `task`.
     doorbell: Arc<Doorbell>,
     /// The router task's waker, registered before each wait, for the
@@ -84,6 +91,7 @@ impl<R: Runtime> Server<R> {
             router,
             shutdown: ShutdownHandle::default(),
             observer: None,
+            tls: None,
             doorbell: Arc::new(Doorbell::new(Box::new(WakeTask(task.clone())))),
             task,
             links: None,
@@ -138,6 +146,15 @@ impl<R: Runtime> Server<R> {
         self
     }
 
+    /// Serves clients over TLS: each accepted connection's handshake runs in
+    /// `tls` (bounded by its `handshake_timeout` and `max_handshakes`), and
+    /// the router gives it an ID only once the handshake completes; from
+    /// then on every read and write passes through its session.
+    pub fn with_tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Serves until a [`ShutdownHandle::shutdown`] has been drained: the
     /// listener is closed, reading stops, what is queued is flushed for up
     /// to the config's `drain_timeout`, and every connection is closed.
@@ -161,6 +178,7 @@ impl<R: Runtime> Server<R> {
             shutdown: self.shutdown,
             observer: self.observer,
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
+            tls: self.tls.map(TlsSockets::new),
         };
         Ok(poll_fn(|cx| task.poll_turn(cx)).await)
     }
@@ -190,6 +208,8 @@ struct RouterTask<R: Runtime> {
     shutdown: ShutdownHandle,
     observer: Option<StatsObserver>,
     scratch: Box<[u8]>,
+    /// With TLS on: the layer and the sockets it holds.
+    tls: Option<TlsSockets<R::Socket>>,
 }
 
 impl<R: Runtime> RouterTask<R> {
@@ -215,10 +235,20 @@ impl<R: Runtime> RouterTask<R> {
             self.router.shutdown(now);
         }
         let accepts_left = self.accept(cx, now);
+        self.serve_tls(now);
         self.service_ready(now);
-        let next = self.router.drive(now, &mut self.sockets);
+        let mut next = self.router.drive(now, &mut self.sockets);
+        if self.tls.is_some() {
+            // Closes the drive made may linger; the handshakes' deadlines
+            // wake the task too.
+            self.serve_tls(now);
+            next = match (next, self.tls_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         if let Some(gate) = &self.gate {
-            gate.load(self.router.stats().connections_open);
+            gate.load(self.load());
         }
         if let Some(observer) = &mut self.observer {
             observer(self.router.stats());
@@ -260,6 +290,18 @@ impl<R: Runtime> RouterTask<R> {
             && self.gate.as_ref().is_none_or(|gate| gate.my_turn())
     }
 
+    /// The connections this task holds, for the gate ([`Tls::load`]).
+    fn load(&self) -> u64 {
+        Tls::load(self.tls.as_ref().map(|t| &t.tls), &self.router)
+    }
+
+    /// Passes the listener's turn on after accepting (or refusing) a socket.
+    fn pass_turn(&self) {
+        if let Some(gate) = &self.gate {
+            gate.took_turn(self.load());
+        }
+    }
+
     /// Accepts up to [`ACCEPTS_PER_TURN`] connections; returns whether the
     /// budget ran out with connections perhaps left in the backlog.
     fn accept(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
@@ -276,15 +318,17 @@ impl<R: Runtime> RouterTask<R> {
                     self.listener_armed = true;
                     return false;
                 }
+                Poll::Ready(Ok((socket, peer))) if self.tls.is_some() => {
+                    self.admit_tls(socket, peer, now);
+                    self.pass_turn();
+                }
                 Poll::Ready(Ok((socket, peer))) => {
                     let accepted = self.router.handle_accept(now);
-                    if let Some(gate) = &self.gate {
-                        gate.took_turn(self.router.stats().connections_open);
-                    }
+                    self.pass_turn();
                     match accepted {
                         Ok(conn) => {
                             debug!(conn = conn.id(), %peer, "connected");
-                            self.sockets.insert(conn, socket, peer);
+                            self.sockets.insert(conn, socket, peer, None);
                         }
                         // Dropping the socket closes it without a byte written.
                         Err(refused) => debug!(%peer, %refused, "refused"),
@@ -304,8 +348,13 @@ impl<R: Runtime> RouterTask<R> {
             if turn_bytes >= READ_BYTES_PER_TURN {
                 return;
             }
-            let Some(conn) = self.sockets.ready.pop() else {
-                return;
+            let conn = match self.sockets.ready.pop() {
+                None => return,
+                Some(Woken::Conn(conn)) => conn,
+                Some(Woken::Pending(id)) => {
+                    self.serve_pending(id, now);
+                    continue;
+                }
             };
             self.poll_writable(conn, now);
             turn_bytes += self.read(conn, now);
@@ -326,6 +375,16 @@ impl<R: Runtime> RouterTask<R> {
         {
             Poll::Pending => {}
             Poll::Ready(Ok(())) => {
+                if let Some(session) = &mut c.session {
+                    // A failure shows again on the next read or write.
+                    let _ = session.flush(&mut tls::TryWrite(&c.socket));
+                    if session.wants_flush() {
+                        // Blocked again: the next service polls, which
+                        // registers the waker.
+                        c.waker.wake_by_ref();
+                        return;
+                    }
+                }
                 c.write_blocked = false;
                 self.router.handle_writable(conn);
             }
@@ -351,7 +410,19 @@ impl<R: Runtime> RouterTask<R> {
                 Poll::Ready(Ok(0)) => self.router.handle_eof(conn, now),
                 Poll::Ready(Ok(n)) => {
                     bytes += n;
-                    self.router.handle_input(conn, &self.scratch[..n], now);
+                    match (&mut c.session, &mut self.tls) {
+                        (Some(session), Some(t)) => {
+                            let ciphertext = &self.scratch[..n];
+                            session.deliver(
+                                ciphertext,
+                                &mut t.plaintext,
+                                &mut self.router,
+                                conn,
+                                now,
+                            );
+                        }
+                        _ => self.router.handle_input(conn, &self.scratch[..n], now),
+                    }
                     // What it sent goes out before the next read: the frames
                     // of a flooding sender leave in steps of one read, not of
                     // its whole budget, and a ping-pong pair beside it waits

@@ -8,11 +8,13 @@ use std::task::Waker;
 
 use router_core::{ConnHandle, Io, PeerId};
 use router_links::CoreLinks;
+use router_tls::Session;
 use rustc_hash::FxHashMap;
 use tracing::debug;
 
 use crate::Socket;
-use crate::ready::ReadyQueue;
+use crate::ready::{ReadyQueue, Woken};
+use crate::server::tls::TryWrite;
 
 /// The listener and every open connection's socket.
 #[derive(Debug)]
@@ -23,6 +25,9 @@ pub(crate) struct Sockets<S, L> {
     pub(crate) connections: FxHashMap<ConnHandle, Connection<S>>,
     /// Connections their runtime woke, to be serviced.
     pub(crate) ready: Arc<ReadyQueue>,
+    /// TLS connections the router closed with records still to write, for
+    /// the task to hand to the TLS layer to linger.
+    pub(crate) closing: Vec<(S, SocketAddr, Box<Session>)>,
     /// The links to the core's peers, if it has any: batches go out through
     /// them in [`Io::send_to_peer`].
     pub(crate) peers: Option<CoreLinks>,
@@ -36,8 +41,12 @@ pub(crate) struct Connection<S> {
     peer: SocketAddr,
     /// Queues this connection for service when the runtime wakes it.
     pub(crate) waker: Waker,
-    /// The last write returned `WouldBlock`; writability clears it.
+    /// The last write returned `WouldBlock`, or left TLS records unwritten;
+    /// writability clears it.
     pub(crate) write_blocked: bool,
+    /// Its TLS session, with TLS on: every read and write passes through it.
+    /// Boxed, so that a plain connection pays one pointer for it.
+    pub(crate) session: Option<Box<Session>>,
 }
 
 impl<S, L> Sockets<S, L> {
@@ -46,20 +55,28 @@ impl<S, L> Sockets<S, L> {
             listener: Some(listener),
             connections: FxHashMap::default(),
             ready: Arc::default(),
+            closing: Vec::new(),
             peers: None,
         }
     }
 
     /// Adds an accepted connection, to be serviced on the next turn (its
     /// first read registers its interest).
-    pub(crate) fn insert(&mut self, conn: ConnHandle, socket: S, peer: SocketAddr) {
-        let waker = self.ready.waker(conn);
+    pub(crate) fn insert(
+        &mut self,
+        conn: ConnHandle,
+        socket: S,
+        peer: SocketAddr,
+        session: Option<Box<Session>>,
+    ) {
+        let waker = self.ready.waker(Woken::Conn(conn));
         waker.wake_by_ref();
         let connection = Connection {
             socket,
             peer,
             waker,
             write_blocked: false,
+            session,
         };
         self.connections.insert(conn, connection);
     }
@@ -71,10 +88,15 @@ impl<S: Socket, L> Io for Sockets<S, L> {
             .connections
             .get_mut(&conn)
             .ok_or(io::ErrorKind::NotConnected)?;
-        let result = c.socket.try_write_vectored(slices);
-        if result
-            .as_ref()
-            .is_err_and(|error| error.kind() == io::ErrorKind::WouldBlock)
+        let result = match &mut c.session {
+            None => c.socket.try_write_vectored(slices),
+            Some(session) => session.write(slices, &mut TryWrite(&c.socket)),
+        };
+        let records_left = c.session.as_ref().is_some_and(|s| s.wants_flush());
+        if records_left
+            || result
+                .as_ref()
+                .is_err_and(|error| error.kind() == io::ErrorKind::WouldBlock)
         {
             c.write_blocked = true;
             // Its service polls for writability, which registers its waker.
@@ -85,8 +107,15 @@ impl<S: Socket, L> Io for Sockets<S, L> {
 
     fn close(&mut self, conn: ConnHandle) {
         // Dropping the socket closes it; the runtime forgets its waker.
-        if let Some(c) = self.connections.remove(&conn) {
-            debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+        let Some(c) = self.connections.remove(&conn) else {
+            return;
+        };
+        debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+        if let Some(mut session) = c.session {
+            session.close(&mut TryWrite(&c.socket));
+            if session.wants_flush() {
+                self.closing.push((c.socket, c.peer, session));
+            }
         }
     }
 

@@ -18,10 +18,15 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use router_core::{ConnHandle, LogLimit, Router, Stats};
 use router_links::{AcceptGate, CoreLinks};
+use router_tls::Tls;
 use tracing::{debug, warn};
 
 use crate::sockets::Sockets;
 use crate::stats_observer::StatsObserver;
+
+mod tls;
+
+pub(crate) use tls::TlsSockets;
 
 /// The listener's token, above every client ID so that the two never meet.
 pub(crate) const LISTENER: Token = Token(usize::MAX);
@@ -35,7 +40,7 @@ const _: () = assert!(usize::BITS > u32::BITS, "driver-mio needs a 64-bit target
 
 /// One read buffer for the whole loop: the router copies what it keeps, so no
 /// connection needs a buffer of its own.
-const SCRATCH_BYTES: usize = 64 * 1024;
+pub(crate) const SCRATCH_BYTES: usize = 64 * 1024;
 
 /// Reads from one connection per turn (up to 1 MiB) before the others get
 /// theirs, so that a flooding client cannot starve the rest.
@@ -71,6 +76,8 @@ pub(crate) struct EventLoop {
     /// Registration fails for every connection alike once the poller is out
     /// of room (`max_user_watches`): one warning per interval then.
     register_warnings: LogLimit,
+    /// With TLS on: the layer and the sockets it holds.
+    tls: Option<TlsSockets>,
 }
 
 impl EventLoop {
@@ -90,7 +97,12 @@ impl EventLoop {
             stats_observer: None,
             gate: None,
             register_warnings: LogLimit::default(),
+            tls: None,
         }
+    }
+
+    pub(crate) fn serve_tls_with(&mut self, tls: TlsSockets) {
+        self.tls = Some(tls);
     }
 
     pub(crate) fn observe_stats(&mut self, observer: StatsObserver) {
@@ -150,10 +162,17 @@ impl EventLoop {
                 self.router.shutdown(now);
             }
             self.accept_pending(now);
+            self.serve_tls(now);
             self.read_queued(now);
             next_deadline = self.router.drive(now, &mut self.sockets);
+            if self.tls.is_some() {
+                // Closes the drive made may linger; the handshakes' deadlines
+                // wake the loop too.
+                self.serve_tls(now);
+                next_deadline = earliest(next_deadline, self.tls_deadline());
+            }
             if let Some(gate) = &self.gate {
-                gate.load(self.router.stats().connections_open);
+                gate.load(self.load());
             }
             if let Some(observer) = &mut self.stats_observer {
                 observer.observe(self.router.stats());
@@ -202,10 +221,14 @@ impl EventLoop {
             LISTENER => self.listener_ready = true,
             // The shutdown flag and the peer links are checked on every turn.
             WAKER => {}
+            token if self.tls.as_mut().is_some_and(|t| t.note_ready(token)) => {}
             // Every other token is a connection's: its client's ID.
             token => {
                 let conn = ConnHandle(token.0 as u32);
                 if readiness.is_writable() {
+                    if self.tls.is_some() {
+                        self.flush_session(conn);
+                    }
                     self.router.handle_writable(conn);
                 }
                 // An error is left for the read to report, after any bytes
@@ -260,7 +283,17 @@ impl EventLoop {
                 Ok(n) => {
                     bytes += n;
                     let drained = n < self.scratch.len() && !c.read_closed;
-                    self.router.handle_input(conn, &self.scratch[..n], now);
+                    match &mut c.session {
+                        None => self.router.handle_input(conn, &self.scratch[..n], now),
+                        Some(session) => {
+                            let plaintext = match &mut self.tls {
+                                Some(t) => &mut t.plaintext[..],
+                                None => &mut [],
+                            };
+                            let ciphertext = &self.scratch[..n];
+                            session.deliver(ciphertext, plaintext, &mut self.router, conn, now);
+                        }
+                    }
                     // What it sent goes out before the next read: the
                     // frames of a flooding sender leave in steps of one
                     // read, not of its whole budget, and a ping-pong pair
@@ -310,12 +343,27 @@ impl EventLoop {
         }
     }
 
-    /// Hands a new socket to the router, which sends it its ID or refuses it.
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
-        let accepted = self.router.handle_accept(now);
+    /// The connections this loop holds, for the gate ([`Tls::load`]).
+    fn load(&self) -> u64 {
+        Tls::load(self.tls.as_ref().map(|t| &t.tls), &self.router)
+    }
+
+    /// Passes the listener's turn on after accepting (or refusing) a socket.
+    fn pass_turn(&self) {
         if let Some(gate) = &self.gate {
-            gate.took_turn(self.router.stats().connections_open);
+            gate.took_turn(self.load());
         }
+    }
+
+    /// Hands a new socket to the router, which sends it its ID or refuses it;
+    /// with TLS on, to its handshake first.
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.tls.is_some() {
+            self.admit_tls(stream, peer, now);
+            return self.pass_turn();
+        }
+        let accepted = self.router.handle_accept(now);
+        self.pass_turn();
         let Ok(conn) = accepted else {
             debug!(%peer, "refused");
             return; // Refused: dropping the socket closes it unwritten.
@@ -333,7 +381,7 @@ impl EventLoop {
             Token(conn.id() as usize),
             Interest::READABLE | Interest::WRITABLE,
         );
-        self.sockets.insert(conn, stream, peer);
+        self.sockets.insert(conn, stream, peer, None);
         if let Err(error) = registered {
             if let Some(suppressed) = self.register_warnings.allow(now) {
                 warn!(
@@ -345,6 +393,14 @@ impl EventLoop {
             }
             self.router.handle_reset(conn, now);
         }
+    }
+}
+
+/// The earlier of two deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

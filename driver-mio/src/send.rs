@@ -1,7 +1,7 @@
 //! One vectored write to a client, without the risk of `SIGPIPE`.
 
 use std::ffi::c_int;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Write};
 
 use mio::net::TcpStream;
 use socket2::SockRef;
@@ -22,4 +22,22 @@ const SEND_FLAGS: c_int = 0;
 /// ([`Router::drive`](router_core::Router::drive)).
 pub(crate) fn send_vectored(stream: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
     SockRef::from(stream).send_vectored_with_flags(slices, SEND_FLAGS)
+}
+
+/// A socket as rustls writes records to it: [`send_vectored`] behind
+/// [`Write`].
+pub(crate) struct SendTo<'a>(pub(crate) &'a TcpStream);
+
+impl Write for SendTo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_vectored(self.0, &[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        send_vectored(self.0, bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

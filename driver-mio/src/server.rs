@@ -11,7 +11,7 @@ use router_core::{Router, Stats};
 use router_links::{AcceptGate, CoreLinks, Doorbell, PeerLinks, Wake};
 use tracing::warn;
 
-use crate::event_loop::{EventLoop, LISTENER, WAKER};
+use crate::event_loop::{EventLoop, LISTENER, TlsSockets, WAKER};
 use crate::sockets::Sockets;
 use crate::stats_observer::StatsObserver;
 
@@ -62,6 +62,15 @@ impl Server {
     /// `router_metrics::StatsCell::publisher` does.
     pub fn with_stats_observer(mut self, observer: impl FnMut(&Stats) + Send + 'static) -> Server {
         self.event_loop.observe_stats(StatsObserver::new(observer));
+        self
+    }
+
+    /// Serves clients over TLS: each accepted connection's handshake runs in
+    /// `tls` (bounded by its `handshake_timeout` and `max_handshakes`), and
+    /// the router gives it an ID only once the handshake completes; from
+    /// then on every read and write passes through its session.
+    pub fn with_tls(mut self, tls: router_tls::Tls) -> Server {
+        self.event_loop.serve_tls_with(TlsSockets::new(tls));
         self
     }
 

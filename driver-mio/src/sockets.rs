@@ -8,10 +8,11 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use router_core::{ConnHandle, Io, PeerId};
 use router_links::CoreLinks;
+use router_tls::Session;
 use rustc_hash::FxHashMap;
 use tracing::debug;
 
-use crate::send::send_vectored;
+use crate::send::{SendTo, send_vectored};
 
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -24,6 +25,9 @@ pub(crate) struct Connection {
     /// The poller has reported the peer's FIN or an error: read until `0`,
     /// the error, or `WouldBlock`, since no further edge will announce them.
     pub(crate) read_closed: bool,
+    /// Its TLS session, with TLS on: every read and write passes through it.
+    /// Boxed, so that a plain connection pays one pointer for it.
+    pub(crate) session: Option<Box<Session>>,
 }
 
 #[derive(Debug)]
@@ -37,6 +41,9 @@ pub(crate) struct Sockets {
     /// repeat, so whoever is listed here is read until it is drained: a
     /// read that leaves the buffer part-empty, or `WouldBlock`.
     pub(crate) read_queue: VecDeque<ConnHandle>,
+    /// TLS connections the router closed with records still to write, for
+    /// the loop to hand to the TLS layer to linger.
+    pub(crate) closing: Vec<(TcpStream, SocketAddr, Box<Session>)>,
     /// The links to the core's peers, if it has any: batches go out through
     /// them in [`Io::send_to_peer`].
     pub(crate) peers: Option<CoreLinks>,
@@ -48,16 +55,24 @@ impl Sockets {
             listener: Some(listener),
             connections: FxHashMap::default(),
             read_queue: VecDeque::new(),
+            closing: Vec::new(),
             peers: None,
         }
     }
 
-    pub(crate) fn insert(&mut self, conn: ConnHandle, stream: TcpStream, peer: SocketAddr) {
+    pub(crate) fn insert(
+        &mut self,
+        conn: ConnHandle,
+        stream: TcpStream,
+        peer: SocketAddr,
+        session: Option<Box<Session>>,
+    ) {
         let connection = Connection {
             stream,
             peer,
             in_read_queue: false,
             read_closed: false,
+            session,
         };
         self.connections.insert(conn, connection);
     }
@@ -86,16 +101,26 @@ impl Io for Sockets {
     fn write(&mut self, conn: ConnHandle, slices: &[IoSlice<'_>]) -> io::Result<usize> {
         let c = self
             .connections
-            .get(&conn)
+            .get_mut(&conn)
             .ok_or(io::ErrorKind::NotConnected)?;
-        send_vectored(&c.stream, slices)
+        match &mut c.session {
+            None => send_vectored(&c.stream, slices),
+            Some(session) => session.write(slices, &mut SendTo(&c.stream)),
+        }
     }
 
     fn close(&mut self, conn: ConnHandle) {
         // Dropping the socket closes it, which also removes it from the
         // poller; a readiness event already taken for it finds no socket.
-        if let Some(c) = self.connections.remove(&conn) {
-            debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+        let Some(c) = self.connections.remove(&conn) else {
+            return;
+        };
+        debug!(conn = conn.id(), peer = %c.peer, "disconnected");
+        if let Some(mut session) = c.session {
+            session.close(&mut SendTo(&c.stream));
+            if session.wants_flush() {
+                self.closing.push((c.stream, c.peer, session));
+            }
         }
     }
 

@@ -77,7 +77,7 @@ impl MetricsServer {
     }
 
     /// As [`bind`](Self::bind), and serves `extra`'s metrics beside the
-    /// router's (a cluster bridge's, say).
+    /// router's (a cluster bridge's, the TLS layer's).
     pub fn bind_with(
         addr: SocketAddr,
         cell: StatsCell,

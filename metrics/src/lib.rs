@@ -29,7 +29,9 @@
 mod cell;
 mod collector;
 mod endpoint;
+mod tls;
 
 pub use cell::{Published, ShardStats, StatsCell};
 pub use collector::{StatsCollector, registry};
 pub use endpoint::{METRICS_PATH, MetricsError, MetricsServer};
+pub use tls::TlsCollector;

@@ -9,6 +9,7 @@ use router_core::Config;
 
 use crate::cluster_flags::ClusterFlags;
 use crate::limit_flags::{LimitFlags, flag};
+use crate::tls_flags::TlsFlags;
 
 /// A TCP message router: each client is sent its ID, then every frame
 /// `[dest: u32][payload][0x00]` it sends is delivered to client `dest`.
@@ -50,6 +51,9 @@ pub(crate) struct Cli {
     #[command(flatten)]
     limits: LimitFlags,
 
+    /// TLS for client connections.
+    #[command(flatten)]
+    pub(crate) tls: TlsFlags,
     /// Joining a cluster through NATS.
     #[command(flatten)]
     pub(crate) cluster: ClusterFlags,

@@ -47,7 +47,7 @@ use router_links::{AcceptGate, Doorbell, PeerLinks};
 pub use listener::{LISTEN_BACKLOG, listen};
 pub use shards::{
     NodePlace, RING_SLOTS, ShardedServer, Shards, ShardsShutdown, SplitError, shard_bits,
-    shard_config, shard_layout,
+    shard_config, shard_layout, shard_tls_limits,
 };
 
 /// The event loops the router can run on.
@@ -173,6 +173,16 @@ impl Server {
             Server::Mio(server) => Server::Mio(Box::new(server.with_stats_observer(observer))),
             Server::Tokio(server) => Server::Tokio(server.with_stats_observer(observer)),
             Server::Smol(server) => Server::Smol(server.with_stats_observer(observer)),
+        }
+    }
+
+    /// Serves clients over TLS through `tls` (see `router_tls`), on any
+    /// driver: a client gets its ID once its handshake completes.
+    pub fn with_tls(self, tls: router_tls::Tls) -> Server {
+        match self {
+            Server::Mio(server) => Server::Mio(Box::new(server.with_tls(tls))),
+            Server::Tokio(server) => Server::Tokio(server.with_tls(tls)),
+            Server::Smol(server) => Server::Smol(server.with_tls(tls)),
         }
     }
 

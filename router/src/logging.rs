@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use router_core::{CloseCause, Config, DropCause, Stats};
 use router_metrics::METRICS_PATH;
+use router_tls::TlsConfig;
 use tracing::info;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
@@ -32,10 +33,46 @@ pub(crate) fn init(format: LogFormat) {
     }
 }
 
+/// Whether clients connect over TLS, for the start line's `tls` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsMode {
+    /// Plain TCP.
+    Off,
+    /// TLS, any client.
+    On,
+    /// TLS with client certificates from `--tls-client-ca` (mutual TLS).
+    ClientAuth,
+}
+
+impl TlsMode {
+    pub(crate) fn of(config: Option<&TlsConfig>) -> TlsMode {
+        match config {
+            None => TlsMode::Off,
+            Some(config) if config.client_auth() => TlsMode::ClientAuth,
+            Some(_) => TlsMode::On,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TlsMode::Off => "off",
+            TlsMode::On => "on",
+            TlsMode::ClientAuth => "on, client certificates required",
+        }
+    }
+}
+
 /// The start line. Tests and scripts find the port in its `listening on ADDR`.
-/// Its `limits` field lists every limit ([`Config::LIMITS`]) as
-/// `name=value`, space-separated.
-pub(crate) fn listening(addr: SocketAddr, driver: Driver, shards: usize, config: &Config) {
+/// Its `tls` field says whether clients connect over TLS, and whether they
+/// must present a certificate; its `limits` field lists every limit
+/// ([`Config::LIMITS`]) as `name=value`, space-separated.
+pub(crate) fn listening(
+    addr: SocketAddr,
+    driver: Driver,
+    shards: usize,
+    config: &Config,
+    tls: TlsMode,
+) {
     let limits: Vec<String> = Config::LIMITS
         .iter()
         .map(|limit| format!("{}={}", limit.name, limit.get(config)))
@@ -47,6 +84,7 @@ pub(crate) fn listening(addr: SocketAddr, driver: Driver, shards: usize, config:
         driver = driver.name(),
         shards,
         id_layout = %format!("shard_bits={} sequence_bits={sequence_bits}", 32 - sequence_bits),
+        tls = tls.name(),
         limits = %limits.join(" "),
         "listening on {addr}"
     );

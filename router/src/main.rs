@@ -10,10 +10,12 @@ mod limit_flags;
 mod logging;
 mod machine;
 mod signals;
+mod tls_flags;
 
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
@@ -21,7 +23,8 @@ use prometheus_client::collector::Collector;
 use router::{NodePlace, ShardedServer, SplitError};
 use router_cluster::{Bridge, ClusterCollector};
 use router_core::{Config, ConfigError, Stats};
-use router_metrics::{MetricsServer, StatsCell};
+use router_metrics::{MetricsServer, StatsCell, TlsCollector};
+use router_tls::{TlsConfig, TlsCounters};
 use tracing::error;
 
 use crate::cli::Cli;
@@ -64,14 +67,27 @@ fn main() -> ExitCode {
             )
             .exit()
     });
+    let tls = cli.tls.config().unwrap_or_else(|error| {
+        Cli::command()
+            .error(
+                ErrorKind::ValueValidation,
+                format!("invalid TLS files: {error}"),
+            )
+            .exit()
+    });
     let stats = StatsCell::new();
-    let collectors: Vec<Box<dyn Collector>> = bridge
+    let tls_counters = Arc::new(TlsCounters::default());
+    let mut collectors: Vec<Box<dyn Collector>> = bridge
         .iter()
         .map(|bridge| {
             let node = bridge.options().node;
             Box::new(ClusterCollector::new(bridge.stats(), node)) as Box<dyn Collector>
         })
         .collect();
+    collectors.push(Box::new(match &tls {
+        None => TlsCollector::off(),
+        Some(config) => TlsCollector::on(Arc::clone(&tls_counters), config.client_auth()),
+    }));
     // Serves until dropped, at exit.
     let metrics = match cli
         .metrics_addr
@@ -88,7 +104,8 @@ fn main() -> ExitCode {
         logging::serving_metrics(metrics.local_addr());
     }
     let stats_cell = metrics.as_ref().map(|_| stats);
-    let served = serve(&cli, &config, stats_cell, bridge.as_ref());
+    let tls = tls.map(|config| (config, tls_counters));
+    let served = serve(&cli, &config, tls, stats_cell, bridge.as_ref());
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -101,12 +118,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves on `cli`'s address, driver and shards until a signal's drain
-/// completes, handing the counters (summed over the shards, and each
+/// Serves on `cli`'s address, driver and shards, as a node of `bridge`'s
+/// cluster if any, over `tls` if any (every shard counting into its
+/// counters), until a signal's drain completes, handing the counters (summed over the shards, and each
 /// shard's) to `stats_cell`, if any, once per loop turn.
 fn serve(
     cli: &Cli,
     config: &Config,
+    tls: Option<(TlsConfig, Arc<TlsCounters>)>,
     stats_cell: Option<StatsCell>,
     bridge: Option<&Bridge>,
 ) -> io::Result<Stats> {
@@ -136,11 +155,15 @@ fn serve(
     if let Some(cell) = stats_cell {
         server = server.with_stats_cell(cell);
     }
+    let tls_mode = logging::TlsMode::of(tls.as_ref().map(|(config, _)| config));
+    if let Some((tls, counters)) = tls {
+        server = server.with_tls(&tls, &counters);
+    }
     let shutdown = server.shutdown_handle();
     // Before the start line, so that a signal sent as soon as it is read
     // drains rather than kills.
     signals::on_termination(move || shutdown.shutdown())?;
-    logging::listening(server.local_addr()?, cli.driver, shards, config);
+    logging::listening(server.local_addr()?, cli.driver, shards, config, tls_mode);
     server.run()
 }
 

@@ -12,6 +12,7 @@ use std::thread;
 use router_core::{Config, ConfigError, IdLayout, Router, Stats};
 use router_links::{Doorbell, NodeLinks, PeerLinks};
 use router_metrics::{ShardStats, StatsCell};
+use router_tls::{Tls, TlsConfig, TlsCounters, TlsLimits};
 use socket2::SockRef;
 use tracing::error;
 
@@ -152,6 +153,19 @@ pub fn shard_config(config: &Config, shards: usize, shard: usize) -> Result<Conf
     };
     config.validate()?;
     Ok(config)
+}
+
+/// The TLS limits of shard `shard` of `shards`: `max_handshakes` split as
+/// `max_connections` is (shares differ by one at most and add up to it),
+/// but never below one, so that no shard refuses every TLS client; the
+/// handshake timeout holds in each shard as it is.
+pub fn shard_tls_limits(limits: TlsLimits, shards: usize, shard: usize) -> TlsLimits {
+    let max = limits.max_handshakes;
+    let share = max / shards + usize::from(shard < max % shards);
+    TlsLimits {
+        max_handshakes: share.max(1),
+        ..limits
+    }
 }
 
 /// A router run as one or more shards on the driver chosen at run time: the
@@ -313,6 +327,23 @@ impl ShardedServer {
         &self.doorbells
     }
 
+    /// Serves clients over TLS on every shard: each shard's loop gets a TLS
+    /// layer of its own, sharing `config`'s rustls `ServerConfig` (an `Arc`)
+    /// and counting into `counters`, whose numbers are so the process's
+    /// sums. `max_handshakes` bounds the process like `max_connections`:
+    /// each shard gets its share ([`shard_tls_limits`]).
+    pub fn with_tls(self, config: &TlsConfig, counters: &Arc<TlsCounters>) -> ShardedServer {
+        let count = self.shards.len();
+        let shards = (self.shards.into_iter().enumerate())
+            .map(|(shard, server)| {
+                let mut config = config.clone();
+                config.limits = shard_tls_limits(config.limits, count, shard);
+                server.with_tls(Tls::new(config, Arc::clone(counters)))
+            })
+            .collect();
+        ShardedServer { shards, ..self }
+    }
+
     /// Hands the sum of every shard's counters to `observer` each time one
     /// shard's loop publishes its own (once per turn of that loop, on its
     /// thread).
@@ -412,4 +443,38 @@ fn run_shard(shard: usize, server: Server, everyone: &ShardsShutdown) -> io::Res
         everyone.shutdown();
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(max_handshakes: usize, shards: usize) -> Vec<usize> {
+        let limits = TlsLimits {
+            max_handshakes,
+            ..TlsLimits::default()
+        };
+        (0..shards)
+            .map(|shard| shard_tls_limits(limits, shards, shard).max_handshakes)
+            .collect()
+    }
+
+    #[test]
+    fn handshakes_are_shared_out_and_add_up() {
+        assert_eq!(split(1024, 1), [1024]);
+        assert_eq!(split(1024, 2), [512, 512]);
+        assert_eq!(split(7, 3), [3, 2, 2]);
+    }
+
+    #[test]
+    fn every_shard_may_run_one_handshake() {
+        assert_eq!(split(1, 3), [1, 1, 1]);
+    }
+
+    #[test]
+    fn the_timeout_holds_in_every_shard() {
+        let limits = TlsLimits::default();
+        let shard = shard_tls_limits(limits, 4, 3);
+        assert_eq!(shard.handshake_timeout, limits.handshake_timeout);
+    }
 }

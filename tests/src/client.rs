@@ -5,9 +5,12 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::within;
 
@@ -34,12 +37,13 @@ pub fn is_reset(error: &io::Error) -> bool {
     )
 }
 
-/// A connected client that has read its ID.
+/// A connected client that has read its ID, over plain TCP or, as
+/// [`TlsClient`], over TLS.
 #[derive(Debug)]
-pub struct Client {
+pub struct Client<S = TcpStream> {
     /// The ID the router gave it.
     pub id: u32,
-    stream: TcpStream,
+    stream: S,
     /// Bytes read past the last frame handed out. Empty (unallocated) between
     /// reads, so that thousands of idle clients cost the test process nothing.
     unread: Vec<u8>,
@@ -62,18 +66,57 @@ impl Client {
         Self::read_id(stream).await
     }
 
-    async fn read_id(mut stream: TcpStream) -> io::Result<Client> {
+    /// The socket, for tests that shape writes themselves.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Aborts the connection: the router's next read or write on it fails
+    /// with a reset instead of seeing an orderly EOF.
+    pub fn reset(self) -> io::Result<()> {
+        self.stream.set_zero_linger()?;
+        // With a zero linger time, closing sends RST rather than FIN.
+        drop(self);
+        Ok(())
+    }
+}
+
+/// A client over TLS.
+pub type TlsClient = Client<TlsStream<TcpStream>>;
+
+impl TlsClient {
+    /// Connects to `addr`, completes a TLS handshake for `localhost` with
+    /// `config`, and reads the ID the router sends first. With a
+    /// `receive_buffer`, as [`Client::connect_with_receive_buffer`].
+    pub async fn connect_tls(
+        addr: SocketAddr,
+        config: Arc<tokio_rustls::rustls::ClientConfig>,
+        receive_buffer: Option<u32>,
+    ) -> io::Result<TlsClient> {
+        let socket = TcpSocket::new_v4()?;
+        if let Some(bytes) = receive_buffer {
+            socket.set_recv_buffer_size(bytes)?;
+        }
+        let stream = within("connection", socket.connect(addr)).await??;
+        stream.set_nodelay(true)?;
+        let name = router_tls::test_certs::TestPki::server_name();
+        let stream = within(
+            "TLS handshake",
+            TlsConnector::from(config).connect(name, stream),
+        )
+        .await??;
+        Self::read_id(stream).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    async fn read_id(mut stream: S) -> io::Result<Client<S>> {
         let id = within("ID from the router", stream.read_u32()).await??;
         Ok(Client {
             id,
             stream,
             unread: Vec::new(),
         })
-    }
-
-    /// The socket, for tests that shape writes themselves.
-    pub fn stream(&mut self) -> &mut TcpStream {
-        &mut self.stream
     }
 
     /// Sends one frame to `dest`.
@@ -83,7 +126,12 @@ impl Client {
 
     /// Writes `bytes` as they are: frames, parts of frames, or garbage.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        within("write to the router", self.stream.write_all(bytes)).await?
+        within("write to the router", async {
+            self.stream.write_all(bytes).await?;
+            // A TLS stream holds what it encrypted until flushed.
+            self.stream.flush().await
+        })
+        .await?
     }
 
     /// Reads the next delivery and checks that it is exactly `payload` and its
@@ -157,15 +205,6 @@ impl Client {
     pub async fn disconnect(mut self) -> io::Result<()> {
         within("half-close", self.stream.shutdown()).await??;
         self.expect_closed().await
-    }
-
-    /// Aborts the connection: the router's next read or write on it fails
-    /// with a reset instead of seeing an orderly EOF.
-    pub fn reset(self) -> io::Result<()> {
-        self.stream.set_zero_linger()?;
-        // With a zero linger time, closing sends RST rather than FIN.
-        drop(self);
-        Ok(())
     }
 
     async fn read_exact_bytes(&mut self, len: usize) -> io::Result<Vec<u8>> {

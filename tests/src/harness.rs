@@ -6,8 +6,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::thread;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use router::ShardedServer;
 use router_core::{Config, Owner, Stats};
+use router_tls::{TlsConfig, TlsCounters};
 use tokio::sync::oneshot;
 
 /// What a test runs the router on: an event loop, and how many shards
@@ -96,7 +99,19 @@ type StatsObserver = Box<dyn FnMut(&Stats) + Send>;
 
 /// Binds `127.0.0.1:0` and runs `driver` with `config` on its own thread.
 pub fn start(driver: Driver, config: Config) -> io::Result<TestRouter> {
-    launch(driver, config, Box::new(|_| {}))
+    launch(driver, config, Box::new(|_| {}), None)
+}
+
+/// As [`start_observed`], serving TLS with `tls` (see `router_tls`) on
+/// every shard, each counting into `counters`.
+pub fn start_tls(
+    driver: Driver,
+    config: Config,
+    tls: &TlsConfig,
+    counters: &Arc<TlsCounters>,
+    observer: impl FnMut(&Stats) + Send + 'static,
+) -> io::Result<TestRouter> {
+    launch(driver, config, Box::new(observer), Some((tls, counters)))
 }
 
 /// As [`start`], with `observer` installed as the driver's stats observer
@@ -106,13 +121,21 @@ pub fn start_observed(
     config: Config,
     observer: impl FnMut(&Stats) + Send + 'static,
 ) -> io::Result<TestRouter> {
-    launch(driver, config, Box::new(observer))
+    launch(driver, config, Box::new(observer), None)
 }
 
-fn launch(driver: Driver, config: Config, observer: StatsObserver) -> io::Result<TestRouter> {
+fn launch(
+    driver: Driver,
+    config: Config,
+    observer: StatsObserver,
+    tls: Option<(&TlsConfig, &Arc<TlsCounters>)>,
+) -> io::Result<TestRouter> {
     let listener = router::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-    let server = ShardedServer::new(driver.event_loop, listener, &config, driver.shards)?
+    let mut server = ShardedServer::new(driver.event_loop, listener, &config, driver.shards)?
         .with_stats_observer(observer);
+    if let Some((tls, counters)) = tls {
+        server = server.with_tls(tls, counters);
+    }
     let addr = server.local_addr()?;
     let shutdown = server.shutdown_handle();
     TestRouter::spawn(

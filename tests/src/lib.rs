@@ -29,9 +29,9 @@ mod process;
 mod scrape;
 
 pub use binary::RouterProcess;
-pub use client::{Client, frame, is_reset};
+pub use client::{Client, TlsClient, frame, is_reset};
 pub use descriptors::exhaust_descriptors_then_recover;
-pub use harness::{Driver, PATIENCE, TestRouter, start, start_observed, within};
+pub use harness::{Driver, PATIENCE, TestRouter, start, start_observed, start_tls, within};
 pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
 pub use scrape::{Exposition, scrape};
 

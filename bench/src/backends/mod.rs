@@ -11,13 +11,26 @@ mod redis;
 mod router;
 mod sender;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 pub(crate) use receiver::Receiver;
 pub(crate) use sender::Sender;
 
 use crate::cli::Placement;
 use crate::error::BenchError;
+
+/// A connection's read half, over TCP or TLS.
+pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// A connection's write half, over TCP or TLS.
+pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Which system carries the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -71,24 +84,54 @@ pub(crate) struct Backend {
     /// Where router senders connect instead: another node of a cluster.
     send_addr: Option<String>,
     redis: Option<::redis::Client>,
+    /// With `--tls-ca`: the CA file (NATS reads it itself) and a connector
+    /// that trusts it.
+    tls: Option<(std::path::PathBuf, Arc<ClientConfig>)>,
     /// Where the router's pairs go among its shards.
     placement: router::Placer,
 }
 
 impl Backend {
-    /// A backend reached at `addr` (ignored for `direct`).
-    pub(crate) fn new(kind: BackendKind, addr: &str) -> Result<Self, BenchError> {
+    /// A backend reached at `addr` (ignored for `direct`), over TLS trusting
+    /// the CAs in `tls_ca` if given (router and NATS only).
+    pub(crate) fn new(
+        kind: BackendKind,
+        addr: &str,
+        tls_ca: Option<&Path>,
+    ) -> Result<Self, BenchError> {
         let redis = match kind {
             BackendKind::Redis => Some(::redis::Client::open(format!("redis://{addr}/"))?),
             _ => None,
+        };
+        let tls = match (tls_ca, kind) {
+            (None, _) => None,
+            (Some(ca), BackendKind::Router | BackendKind::Nats) => {
+                Some((ca.to_owned(), tls_client_config(ca)?))
+            }
+            (Some(_), _) => {
+                return Err(BenchError::Unsupported(
+                    "--tls-ca applies to the router and nats backends only",
+                ));
+            }
         };
         Ok(Self {
             kind,
             addr: addr.to_owned(),
             send_addr: None,
             redis,
+            tls,
             placement: router::Placer::default(),
         })
+    }
+
+    fn tls_connector(&self) -> Option<TlsConnector> {
+        self.tls
+            .as_ref()
+            .map(|(_, config)| TlsConnector::from(Arc::clone(config)))
+    }
+
+    fn tls_ca(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|(ca, _)| ca.as_path())
     }
 
     /// Router senders connect to `send_addr` (a second cluster node), if
@@ -122,7 +165,10 @@ impl Backend {
     pub(crate) async fn receiver(&self, index: u32) -> Result<(Addr, Receiver), BenchError> {
         match self.kind {
             BackendKind::Router => {
-                let (id, read, write) = self.placement.connect(&self.addr, None).await?;
+                let (id, read, write) = self
+                    .placement
+                    .connect(&self.addr, self.tls_connector(), None)
+                    .await?;
                 Ok((Addr::Router(id), Receiver::stream(read, Some(write))))
             }
             BackendKind::Redis => {
@@ -131,7 +177,7 @@ impl Backend {
                 Ok((Addr::Redis(channel), Receiver::Redis(stream)))
             }
             BackendKind::Nats => {
-                let client = nats::connect(&self.addr).await?;
+                let client = nats::connect(&self.addr, self.tls_ca()).await?;
                 let subject = async_nats::Subject::from(channel_name(index));
                 let subscriber = nats::subscribe(&client, &subject).await?;
                 Ok((Addr::Nats(subject), Receiver::nats(subscriber, client)))
@@ -151,7 +197,10 @@ impl Backend {
                     _ => None,
                 };
                 let addr = self.send_addr.as_ref().unwrap_or(&self.addr);
-                let (_id, read, write) = self.placement.connect(addr, partner).await?;
+                let (_id, read, write) = self
+                    .placement
+                    .connect(addr, self.tls_connector(), partner)
+                    .await?;
                 sender::Outgoing::Stream {
                     write,
                     _read: Some(read),
@@ -160,7 +209,9 @@ impl Backend {
             BackendKind::Redis => {
                 sender::Outgoing::Redis(redis::publisher(self.redis_client()).await?)
             }
-            BackendKind::Nats => sender::Outgoing::Nats(nats::connect(&self.addr).await?),
+            BackendKind::Nats => {
+                sender::Outgoing::Nats(nats::connect(&self.addr, self.tls_ca()).await?)
+            }
             BackendKind::Direct => {
                 return Err(BenchError::Unsupported(
                     "the direct backend only links socket pairs: use pairs or pingpong",
@@ -178,12 +229,15 @@ impl Backend {
             let (b_read, b_write) = b.into_split();
             let sender = Sender::new(
                 sender::Outgoing::Stream {
-                    write: a_write,
-                    _read: Some(a_read),
+                    write: Box::new(a_write),
+                    _read: Some(Box::new(a_read)),
                 },
                 &Addr::Peer,
             );
-            return Ok((sender, Receiver::stream(b_read, Some(b_write))));
+            return Ok((
+                sender,
+                Receiver::stream(Box::new(b_read), Some(Box::new(b_write))),
+            ));
         }
         let (addr, receiver) = self.receiver(index).await?;
         Ok((self.sender(&addr).await?, receiver))
@@ -199,9 +253,13 @@ impl Backend {
             let (a, b) = direct::socket_pair().await?;
             let half = |s: TcpStream| {
                 let (read, write) = s.into_split();
+                let outgoing = sender::Outgoing::Stream {
+                    write: Box::new(write),
+                    _read: None,
+                };
                 (
-                    Sender::new(sender::Outgoing::Stream { write, _read: None }, &Addr::Peer),
-                    Receiver::stream(read, None),
+                    Sender::new(outgoing, &Addr::Peer),
+                    Receiver::stream(Box::new(read), None),
                 )
             };
             return Ok((half(a), half(b)));
@@ -220,6 +278,11 @@ impl Backend {
     /// slow consumer. Raw sockets, because the client crates read eagerly into
     /// unbounded queues and so would never exert back-pressure.
     pub(crate) async fn stalled(&self) -> Result<(Addr, TcpStream), BenchError> {
+        if self.tls.is_some() {
+            return Err(BenchError::Unsupported(
+                "the slow consumer is a raw TCP socket: run slow without --tls-ca",
+            ));
+        }
         let name = "bench.stalled".to_owned();
         match self.kind {
             BackendKind::Router => {
@@ -245,7 +308,10 @@ impl Backend {
     async fn endpoint(&self, index: u32, partner: Option<u32>) -> Result<Endpoint, BenchError> {
         Ok(match self.kind {
             BackendKind::Router => {
-                let (id, read, write) = self.placement.connect(&self.addr, partner).await?;
+                let (id, read, write) = self
+                    .placement
+                    .connect(&self.addr, self.tls_connector(), partner)
+                    .await?;
                 Endpoint {
                     addr: Addr::Router(id),
                     receiver: Receiver::stream(read, None),
@@ -264,7 +330,7 @@ impl Backend {
             }
             BackendKind::Nats => {
                 // One NATS connection carries both directions, as a real client would.
-                let client = nats::connect(&self.addr).await?;
+                let client = nats::connect(&self.addr, self.tls_ca()).await?;
                 let subject = async_nats::Subject::from(channel_name(index));
                 let subscriber = nats::subscribe(&client, &subject).await?;
                 Endpoint {
@@ -286,6 +352,26 @@ impl Backend {
             .as_ref()
             .expect("a redis backend always holds a client")
     }
+}
+
+/// A TLS client that trusts the CAs in the PEM file `ca`.
+fn tls_client_config(ca: &Path) -> Result<Arc<ClientConfig>, BenchError> {
+    let unusable = |err: &dyn std::fmt::Display| {
+        BenchError::Usage(format!("--tls-ca {}: {err}", ca.display()))
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| unusable(&e))? {
+        roots
+            .add(cert.map_err(|e| unusable(&e))?)
+            .map_err(|e| unusable(&e))?;
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| unusable(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// The Redis channel or NATS subject of receiver `index`.

@@ -1,20 +1,26 @@
 //! NATS core through `async-nats`, plus a raw-protocol subscriber that never reads.
 
+use std::path::Path;
+
 use async_nats::{Client, ConnectOptions, Subject, Subscriber};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::BenchError;
 
-/// Connects one client (one TCP connection).
-pub(super) async fn connect(addr: &str) -> Result<Client, BenchError> {
-    ConnectOptions::new()
+/// Connects one client (one TCP connection), over TLS trusting `tls_ca` if
+/// given.
+pub(super) async fn connect(addr: &str, tls_ca: Option<&Path>) -> Result<Client, BenchError> {
+    let mut options = ConnectOptions::new()
         // The client's default of 64 Ki buffered messages per subscription is
         // plenty with a bounded window; say so rather than rely on it.
-        .subscription_capacity(64 * 1024)
-        .connect(addr)
-        .await
-        .map_err(BenchError::nats)
+        .subscription_capacity(64 * 1024);
+    if let Some(ca) = tls_ca {
+        options = options
+            .require_tls(true)
+            .add_root_certificates(ca.to_owned());
+    }
+    options.connect(addr).await.map_err(BenchError::nats)
 }
 
 /// Subscribes to `subject` and round-trips a PING, so the server has registered the

@@ -6,8 +6,8 @@ use std::time::Instant;
 use futures_util::{FutureExt, StreamExt};
 use router_client::Decoder;
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use super::{ReadHalf, WriteHalf};
 use crate::error::BenchError;
 use crate::protocol::payload_decoder;
 
@@ -20,11 +20,11 @@ const MAX_BATCH: usize = 256;
 pub(crate) enum Receiver {
     /// A router or `direct` socket.
     Stream {
-        read: OwnedReadHalf,
+        read: ReadHalf,
         decoder: Box<Decoder>,
         /// The write half of a receive-only connection, kept because dropping it
         /// would half-close the socket, which the router takes as a disconnect.
-        _write: Option<OwnedWriteHalf>,
+        _write: Option<WriteHalf>,
     },
     /// A Redis connection in subscribed mode.
     Redis(redis::aio::PubSubStream),
@@ -37,7 +37,7 @@ pub(crate) enum Receiver {
 
 impl Receiver {
     /// Wraps a socket read half.
-    pub(super) fn stream(read: OwnedReadHalf, write: Option<OwnedWriteHalf>) -> Self {
+    pub(super) fn stream(read: ReadHalf, write: Option<WriteHalf>) -> Self {
         Self::Stream {
             read,
             decoder: Box::new(payload_decoder()),

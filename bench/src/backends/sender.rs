@@ -1,24 +1,22 @@
 //! The sending side of a client, bound to one destination, batching many messages
 //! per system call or per request.
 
+use super::{Addr, ReadHalf, WriteHalf};
+use crate::error::BenchError;
+use crate::protocol::push_frame;
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use router_client::PayloadError;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-
-use super::Addr;
-use crate::error::BenchError;
-use crate::protocol::push_frame;
 
 /// A connection able to send, before it is bound to a destination.
 pub(super) enum Outgoing {
     /// A router or `direct` socket.
     Stream {
-        write: OwnedWriteHalf,
+        write: WriteHalf,
         /// The read half of a send-only connection, kept so that the socket stays
         /// open (the router sends nothing after the ID, so it is never read).
-        _read: Option<OwnedReadHalf>,
+        _read: Option<ReadHalf>,
     },
     /// A Redis connection for `PUBLISH`.
     Redis(MultiplexedConnection),
@@ -33,8 +31,8 @@ pub(crate) struct Sender {
 
 enum Inner {
     Stream {
-        write: OwnedWriteHalf,
-        _read: Option<OwnedReadHalf>,
+        write: WriteHalf,
+        _read: Option<ReadHalf>,
         /// The router's frame header; `None` on a `direct` socket, which has no router
         /// to strip it.
         dest: Option<u32>,
