@@ -116,7 +116,7 @@ async fn many_senders_keep_order_and_integrity_over_tls(driver: Driver) -> io::R
 /// pauses the sender (the TLS records wait in the kernel, not in memory),
 /// and once the receiver reads, every frame arrives, in order.
 async fn a_paused_sender_over_tls_loses_nothing(driver: Driver) -> io::Result<()> {
-    const FRAMES: usize = 4096;
+    let frames = frames_past_the_kernel();
     let pki = TestPki::new();
     let (tls, counters) = tls(&pki, false, TlsLimits::default());
     // Small queues, and with shards a small window between them, so that
@@ -126,7 +126,6 @@ async fn a_paused_sender_over_tls_loses_nothing(driver: Driver) -> io::Result<()
     let config = Config {
         outbound_high_water: 64 << 10,
         outbound_low_water: 16 << 10,
-        peer_window: 64 << 10,
         ..Config::default()
     };
     let (paused_tx, mut paused) = watch::channel(0);
@@ -138,7 +137,7 @@ async fn a_paused_sender_over_tls_loses_nothing(driver: Driver) -> io::Result<()
     let mut sender = TlsClient::connect_tls(router.addr, client, None).await?;
     let dest = receiver.id;
     let flood = tokio::spawn(async move {
-        for seq in 0..FRAMES {
+        for seq in 0..frames {
             sender.send(dest, &flood_payload(seq)).await?;
         }
         Ok::<_, io::Error>(sender)
@@ -146,7 +145,7 @@ async fn a_paused_sender_over_tls_loses_nothing(driver: Driver) -> io::Result<()
     within("the sender's pause", paused.wait_for(|&pauses| pauses >= 1))
         .await?
         .expect("the router is running");
-    for seq in 0..FRAMES {
+    for seq in 0..frames {
         let payload = receiver.read_frame().await?;
         assert!(payload == flood_payload(seq), "flood frame {seq} is wrong");
     }
@@ -155,6 +154,20 @@ async fn a_paused_sender_over_tls_loses_nothing(driver: Driver) -> io::Result<()
     assert!(stats.sender_pauses >= 1);
     assert_eq!(stats.dropped_total().frames, 0);
     Ok(())
+}
+
+/// How many 1 KiB frames the flood needs so that the router must pause
+/// its sender: more than the kernel lets the router write to a receiver
+/// that does not read (its send buffer grows up to `tcp_wmem`'s maximum, 4
+/// MiB by default), plus the receiver's queue and one window between
+/// shards. With fewer, the kernel may take the whole flood and no pause
+/// ever comes.
+fn frames_past_the_kernel() -> usize {
+    let send_buffer_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    (send_buffer_max + (2 << 20)) / 1024
 }
 
 /// A 1 KiB payload that names its sequence number.
