@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use router_cluster::{ClusterOptions, ClusterStats};
-use router_core::{Config, DropCause, OverflowPolicy};
+use router_core::{Config, ConnHandle, DropCause, OverflowPolicy};
 
 use support::streams::stream_for;
 use support::{NatsServer, Node, World, node::test_config};
@@ -85,17 +85,7 @@ fn a_slow_reader_on_one_node_pauses_its_sender_on_the_other_with_bounded_memory(
         world.unwritten(0, sender) > 0,
         "the rest waits in the client"
     );
-    let queued = world
-        .node(1)
-        .router
-        .connection_info(reader)
-        .expect("open")
-        .queued_bytes;
-    let bound = config.outbound_high_water + config.peer_window + config.max_frame_bytes;
-    assert!(
-        queued <= bound,
-        "{queued} queued to the reader, bound {bound}"
-    );
+    assert_queue_bounded(&mut world, reader, &config);
     let in_flight = world.node(0).router.stats().peer_bytes_in_flight;
     assert!(in_flight <= (config.peer_window + config.max_frame_bytes) as u64);
     // Nor does the flood wait in NATS: the server grew by far less than
@@ -140,17 +130,7 @@ fn under_drop_a_slow_reader_on_one_node_costs_frames_not_memory_or_a_pause() {
     world.run_until("the whole flood read", WAIT, |w| {
         w.unwritten(0, sender) == 0
     });
-    let queued = world
-        .node(1)
-        .router
-        .connection_info(reader)
-        .expect("open")
-        .queued_bytes;
-    let bound = config.outbound_high_water + config.peer_window + config.max_frame_bytes;
-    assert!(
-        queued <= bound,
-        "{queued} queued to the reader, bound {bound}"
-    );
+    assert_queue_bounded(&mut world, reader, &config);
     world.unblock(1, reader);
     world.run_until("every frame delivered or counted", WAIT, |w| {
         frames_in(w.received(1, reader)) as u64 + dropped_full(w) >= count as u64
@@ -177,6 +157,23 @@ fn under_drop_a_slow_reader_on_one_node_costs_frames_not_memory_or_a_pause() {
         );
     }
     assert_eq!(world.node(0).router.stats().sender_pauses, 0);
+}
+
+/// What waits for `reader` on node 1 is bounded by its high-water mark,
+/// plus one window from its peer and one frame over, however long it does
+/// not read.
+fn assert_queue_bounded(world: &mut World, reader: ConnHandle, config: &Config) {
+    let queued = world
+        .node(1)
+        .router
+        .connection_info(reader)
+        .expect("open")
+        .queued_bytes;
+    let bound = config.outbound_high_water + config.peer_window + config.max_frame_bytes;
+    assert!(
+        queued <= bound,
+        "{queued} queued to the reader, bound {bound}"
+    );
 }
 
 /// Frames in `bytes`: its terminators.
