@@ -110,8 +110,16 @@ impl Oracle {
     /// frame: raw bytes shift the stream, so the decoder may take the frame's
     /// header to start a payload. Its destination ID, which may hold `0xFF`,
     /// is then followed by the whole tracked payload, which must have been
-    /// sent. (A tracked payload cut or interleaved is never of that form.)
+    /// sent, unless a zero byte later in that same ID ends the payload first
+    /// (an ID of `0x0000FF00` shifted by two bytes delivers `[0xFF]`): a
+    /// payload shorter than a header is such a piece of one. (A tracked
+    /// payload interleaved with another is never of either form; one cut to
+    /// under four bytes would pass, but only where raw bytes were sent, and
+    /// the worlds without them still catch every cut.)
     fn is_misparsed_frame(&self, payload: &[u8]) -> bool {
+        if payload.len() < HEADER_LEN {
+            return true;
+        }
         (1..=HEADER_LEN).any(|header_tail| {
             payload.get(header_tail..).is_some_and(|rest| {
                 payload::decode(rest)
