@@ -15,7 +15,6 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -46,69 +45,13 @@ ROUTER=target/release/router
 mkdir -p "$LOGS"
 : >"$RESULTS"
 
-log() { printf '[compare %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-
-install_servers() {
-    local missing=()
-    command -v redis-server >/dev/null || missing+=(redis-server)
-    command -v nats-server >/dev/null || missing+=(nats-server)
-    if ((${#missing[@]})); then
-        log "installing ${missing[*]} from Debian"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    fi
-}
+BENCH=compare
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+trap stop_all EXIT
 
 build() {
     cargo build --release --locked -p router-bench -p router
-}
-
-# PIDs this script started, so that cleanup stops exactly those.
-STARTED=()
-LAST_PID=
-start() {
-    local name=$1
-    shift
-    "$@" >"$LOGS/$name.log" 2>&1 &
-    LAST_PID=$!
-    STARTED+=("$LAST_PID")
-}
-
-stop_all() {
-    local pid
-    for pid in "${STARTED[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${STARTED[@]}"; do
-        # Bounded wait, then force.
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    STARTED=()
-}
-trap stop_all EXIT
-
-# Waits until server $name (PID $LAST_PID) listens on $port; fails fast, with its
-# log, if it exits instead (a bad flag, a driver not built, a port in use).
-wait_for_port() {
-    local port=$1 name=$2
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        if ! kill -0 "$LAST_PID" 2>/dev/null; then
-            log "$name exited before listening on port $port:"
-            tail -n 5 "$LOGS/$name.log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    log "$name did not listen on port $port within 10 s; see $LOGS/$name.log"
-    exit 1
 }
 
 # BACKENDS holds "label backend addr pid" per server, rebuilt at every start.
@@ -179,7 +122,7 @@ cpu_sample() {
     echo "$((user + nice + system + irq + softirq)) $children $steal $(date +%s%N)"
 }
 
-install_servers
+install_servers redis-server nats-server
 build
 ulimit -n "$(ulimit -Hn)"
 log "drivers: $DRIVERS; reps: $REPS; duration ${DURATION}s + ${WARMUP}s warm-up"

@@ -269,25 +269,20 @@ def p99_ratio(run):
     return run["fairness"]["p99_ratio"]
 
 
-def fairness_section(cases):
+FAIRNESS_INTRO = (
+    "`fairness` runs one ping-pong pair throughout, beside a pair streaming 64 KiB "
+    "messages (at most W in flight) to a partner that reads them all. The measurement "
+    "window alternates quiet and flood phases of 0.25 s (the flood sends only in flood "
+    "phases; the first 0.05 s of each phase is not measured), so both sides see the same "
+    "machine. *p99 flood ÷ quiet* is taken within each run, then the median over "
+    "repetitions. `direct` is the control: the same clients and flood without a server.")
+
+
+def fairness_section(cases, title="Fairness", notes=""):
     shapes = cases.shapes("fairness")
     if not shapes:
         return ""
-    out = ["## Fairness\n\n`fairness` runs one ping-pong pair throughout, beside a pair "
-           "streaming 64 KiB messages (at most W in flight) to a partner that reads them "
-           "all. The measurement window alternates quiet and flood phases of 0.25 s (the "
-           "flood sends only in flood phases; the first 0.05 s of each phase is not "
-           "measured), so both sides see the same machine. *p99 flood ÷ quiet* is taken "
-           "within each run, then the median over repetitions. `direct` is the control: "
-           "the same clients and flood without a server. The load generator's own flood "
-           "work shares the cores; it costs more with the Redis and NATS clients than on "
-           "a raw socket, so their rows are context, not a like-for-like comparison.\n\n"
-           "A faster server moves more of an uncapped flood (here the router moves about "
-           "twice what Redis does), and on two cores the load generator's own flood work "
-           "then takes the pair's CPU: `direct`, with no server at all, misses 2× too. "
-           "The capped case (*flood ≤ R MiB/s*) gives every backend the same flood, so "
-           "its rows compare servers at equal load; its *flood p99* is the figure to "
-           "compare across backends.\n"]
+    out = [f"## {title}\n\n{FAIRNESS_INTRO}{notes}\n"]
     rows = []
     for shp in shapes:
         for label in cases.labels:
@@ -306,6 +301,29 @@ def fairness_section(cases):
                       "flood p50 µs", "flood p99 µs", "flood p999 µs",
                       "p99 flood ÷ quiet", "flood MB/s", "runs"], rows))
     return "\n".join(out) + "\n"
+
+
+COMPARE_FAIRNESS_NOTES = (
+    " The load generator's own flood work shares the cores; it costs more with the Redis "
+    "and NATS clients than on a raw socket, so their rows are context, not a like-for-like "
+    "comparison.\n\nA faster server moves more of an uncapped flood (here the router moves "
+    "about twice what Redis does), and on two cores the load generator's own flood work "
+    "then takes the pair's CPU: `direct`, with no server at all, misses 2× too. The capped "
+    "case (*flood ≤ R MiB/s*) gives every backend the same flood, so its rows compare "
+    "servers at equal load; its *flood p99* is the figure to compare across backends.")
+
+
+def fairness_targets(cases):
+    """Issue 13's fairness target for every router row: the pair's p99 with the
+    flood at most twice its p99 without, as [target, bound, value, verdict] rows."""
+    rows = []
+    for shp in find(cases, "fairness"):
+        for label in cases.routers():
+            value = cases.median("fairness", shp, label, p99_ratio)
+            rows.append([f"fairness {shape_text(shp)}: {label} ping-pong p99 with flood "
+                         "÷ without", "≤ 2×", "—" if value is None else f"{value:.2f}×",
+                         verdict(value, 2, at_least=False)])
+    return rows
 
 
 def find(cases, workload, **want):
@@ -380,10 +398,7 @@ def targets_section(cases):
                                 lambda r: r["server"]["rss_peak_bytes"] / 2**20)
             add(f"slow {shape_text(shp)}: {label} peak RSS (MiB)",
                 f"≤ {bound_mib:.0f}", bound_mib, peak, at_least=False, shown=fmt(peak, 1))
-    for shp in find(cases, "fairness"):
-        for label in cases.routers():
-            add(f"fairness {shape_text(shp)}: {label} ping-pong p99 with flood ÷ without",
-                "≤ 2×", 2, cases.median("fairness", shp, label, p99_ratio), at_least=False)
+    rows += fairness_targets(cases)
     for label in cases.routers():
         if label == mio:
             continue
@@ -439,9 +454,19 @@ def main():
                         help="one more bullet for the header (server versions)")
     parser.add_argument("--cpu-before", help="compare.sh's cpu_sample at the start")
     parser.add_argument("--cpu-after", help="compare.sh's cpu_sample at the end")
+    parser.add_argument("--fairness-only", metavar="TITLE",
+                        help="print only a fairness section under this title, with its "
+                        "targets (bench/fairness.sh)")
     args = parser.parse_args()
     cases = Cases(load(args.results))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if args.fairness_only:
+        notes = (f"\n\n- command: `{args.command.strip()}`\n- date: {now}, "
+                 f"{machine()}\n- settings: {args.setting}")
+        print(fairness_section(cases, title=args.fairness_only, notes=notes))
+        print(table(["target (issue 13)", "bound", "this run", "verdict"],
+                    fairness_targets(cases)))
+        return
     print("# Benchmarks: router vs Redis pub/sub vs NATS\n")
     print(f"- command: `{args.command.strip()}`")
     print(f"- machine: {machine()}; the load generator shares it with the server")
@@ -478,7 +503,7 @@ def main():
     print(message_section(cases, "fanin", "Fan-in", "N senders to one receiver."))
     print(idle_section(cases))
     print(slow_section(cases))
-    print(fairness_section(cases))
+    print(fairness_section(cases, notes=COMPARE_FAIRNESS_NOTES))
     print(targets_section(cases))
 
 

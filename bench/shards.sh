@@ -11,38 +11,22 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 
 DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-1}
 PORT=${PORT:-17100}
 NATS_PORT=${NATS_PORT:-14322}
 DRIVER=${DRIVER:-mio}
+LOGS=target/bench/shards
+mkdir -p "$LOGS"
 
-cargo build --release -q -p router -p router-bench
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
+BENCH=shards
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+trap stop_all EXIT
 
-# Starts a server in the background and waits for its port.
-start() {
-    local port=$1
-    shift
-    "$@" >/dev/null 2>&1 &
-    PIDS+=("$!")
-    SERVER=$!
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
-        sleep 0.05
-    done
-    echo "shards.sh: nothing listens on $port" >&2
-    exit 1
-}
+install_servers nats-server
+cargo build --release --locked -q -p router -p router-bench
 
 WORKLOADS=(
     "pingpong -p 1 -s 64"
@@ -61,12 +45,15 @@ run() {
         --server-pid "$SERVER" --label "$label" --format table $extra
 }
 
-start "$NATS_PORT" nats-server -a 127.0.0.1 -p "$NATS_PORT"
-NATS_PID=$SERVER
+start nats nats-server -a 127.0.0.1 -p "$NATS_PORT"
+wait_for_port "$NATS_PORT" nats
+NATS_PID=$LAST_PID
 for shards in 1 2; do
     port=$((PORT + shards))
-    start "$port" target/release/router --listen "127.0.0.1:$port" \
+    start "router-$shards" target/release/router --listen "127.0.0.1:$port" \
         --driver "$DRIVER" --shards "$shards"
+    wait_for_port "$port" "router-$shards"
+    SERVER=$LAST_PID
     placements=(any)
     [[ $shards -gt 1 ]] && placements=(same cross)
     for workload in "${WORKLOADS[@]}"; do
