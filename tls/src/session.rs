@@ -50,7 +50,8 @@ impl Session {
 
     /// [`receive`](Self::receive) for `conn`'s client, with what follows
     /// told to `router`: the plaintext as input, `close_notify` as EOF, a
-    /// broken record as a reset. What every driver does with a read.
+    /// broken record as a reset. What every driver does with a read, through
+    /// [`TlsLoop::deliver`](crate::TlsLoop::deliver).
     pub fn deliver(
         &mut self,
         ciphertext: &[u8],
@@ -96,7 +97,8 @@ impl Session {
     }
 
     /// Writes the records waiting, until the socket would block
-    /// (`WouldBlock`) or all are written.
+    /// (`WouldBlock`) or all are written (`Ok`): only then may the router
+    /// write again, or it would only find the records in the way.
     pub fn flush(&mut self, socket: &mut impl Write) -> io::Result<()> {
         flush(&mut self.conn, socket)
     }
