@@ -52,7 +52,7 @@ impl Session {
     /// told to `router`: the plaintext as input, `close_notify` as EOF, a
     /// broken record as a reset. What every driver does with a read, through
     /// [`TlsLoop::deliver`](crate::TlsLoop::deliver).
-    pub fn deliver(
+    pub(crate) fn deliver(
         &mut self,
         ciphertext: &[u8],
         plaintext: &mut [u8],
