@@ -225,10 +225,9 @@ impl EventLoop {
             // Every other token is a connection's: its client's ID.
             token => {
                 let conn = ConnHandle(token.0 as u32);
-                if readiness.is_writable() {
-                    if self.tls.is_some() {
-                        self.flush_session(conn);
-                    }
+                // With TLS, records left from before go first: the router
+                // hears of the room only once they are all written.
+                if readiness.is_writable() && (self.tls.is_none() || self.flush_session(conn)) {
                     self.router.handle_writable(conn);
                 }
                 // An error is left for the read to report, after any bytes

@@ -144,13 +144,16 @@ impl EventLoop {
         self.tls.as_mut().and_then(|t| t.layer.poll_timeout())
     }
 
-    /// Writes what a TLS connection's session holds, at its writability.
-    pub(super) fn flush_session(&mut self, conn: ConnHandle) {
-        if let Some(c) = self.sockets.connections.get_mut(&conn) {
-            if let Some(session) = &mut c.session {
-                // A failure shows again on the next read or write.
-                let _ = session.flush(&mut SendTo(&c.stream));
-            }
-        }
+    /// Writes what a TLS connection's session holds, at its writability:
+    /// whether the router may write to it now (no records wait, or it has
+    /// no session).
+    pub(super) fn flush_session(&mut self, conn: ConnHandle) -> bool {
+        let Some(c) = self.sockets.connections.get_mut(&conn) else {
+            return true;
+        };
+        // A failure shows again on the next read or write.
+        c.session
+            .as_mut()
+            .is_none_or(|session| session.flush(&mut SendTo(&c.stream)).is_ok())
     }
 }
