@@ -104,12 +104,13 @@ impl Session {
     }
 
     /// Queues `close_notify` and writes what the socket takes: the client
-    /// learns the stream ended on purpose. If records are left
-    /// ([`wants_flush`](Self::wants_flush)), the driver hands the session to
-    /// [`Tls::linger`](crate::Tls::linger) rather than drop them.
-    pub fn close(&mut self, socket: &mut impl Write) {
+    /// learns the stream ended on purpose. The session comes back if records
+    /// are left: the driver hands it, with its socket, to
+    /// [`TlsLoop::linger`](crate::TlsLoop::linger) rather than drop them.
+    pub fn close(mut self: Box<Self>, socket: &mut impl Write) -> Option<Box<Session>> {
         self.conn.send_close_notify();
         let _ = flush(&mut self.conn, socket);
+        self.conn.wants_write().then_some(self)
     }
 
     pub(crate) fn into_inner(self) -> ServerConnection {

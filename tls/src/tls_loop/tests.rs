@@ -349,12 +349,13 @@ fn a_lingering_close_is_flushed_when_served_then_dropped() {
     let payload = vec![b'x'; 10_000];
     let slices = [IoSlice::new(&payload)];
     assert_eq!(a.session.write(&slices, &mut a.socket).unwrap(), 10_000);
-    a.session.close(&mut a.socket);
-    assert!(a.session.wants_flush(), "the socket took 100 bytes");
+    let session = Box::new(a.session)
+        .close(&mut a.socket)
+        .expect("records left: the socket took 100 bytes");
 
     let id = Cell::new(None);
     let socket = a.socket;
-    s.tls.linger(a.session, a.peer, s.now, |given| {
+    s.tls.linger(*session, a.peer, s.now, |given| {
         id.set(Some(given));
         Ok(socket)
     });
@@ -367,4 +368,17 @@ fn a_lingering_close_is_flushed_when_served_then_dropped() {
     assert!(client.dropped(), "flushed, then closed");
     assert!(client.receive() == payload, "every byte, then close_notify");
     assert_eq!(s.counters.failed(HandshakeFailure::Timeout), 0);
+}
+
+#[test]
+fn a_close_the_socket_takes_whole_leaves_nothing_to_linger() {
+    let mut s = Setup::new(Config::default());
+    let (mut client, mut a) = s.established();
+    client.receive();
+    assert!(Box::new(a.session).close(&mut a.socket).is_none());
+    assert!(client.receive().is_empty());
+    assert!(
+        client.tls.reader().read(&mut [0; 16]).is_ok_and(|n| n == 0),
+        "close_notify received"
+    );
 }
