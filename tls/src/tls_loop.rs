@@ -191,8 +191,8 @@ impl<S: Read + Write> TlsLoop<S> {
     }
 
     /// `ciphertext` was read from `conn`'s socket, whose client has
-    /// `session`: the plaintext goes to `router`, `close_notify` as EOF, a
-    /// broken record as a reset ([`Session::deliver`]).
+    /// `session`: the plaintext goes to `router` through the loop's buffer,
+    /// `close_notify` as EOF, a broken record (bad or replayed) as a reset.
     pub fn deliver(
         &mut self,
         session: &mut Session,
