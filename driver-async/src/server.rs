@@ -12,7 +12,7 @@ use std::time::Instant;
 use atomic_waker::AtomicWaker;
 use router_core::{ConnHandle, Router, Stats};
 use router_links::{AcceptGate, CoreLinks, Doorbell, PeerLinks, Wake};
-use router_tls::Tls;
+use router_tls::{Tls, TlsLoop};
 use tracing::debug;
 
 use crate::Socket;
@@ -23,7 +23,7 @@ use crate::sockets::Sockets;
 
 pub(crate) mod tls;
 
-use tls::TlsSockets;
+use tls::Held;
 
 /// Bytes read at once, into one buffer for the whole task: an idle
 /// connection holds no read buffer.
@@ -178,7 +178,7 @@ impl<R: Runtime> Server<R> {
             shutdown: self.shutdown,
             observer: self.observer,
             scratch: vec![0; SCRATCH_BYTES].into_boxed_slice(),
-            tls: self.tls.map(TlsSockets::new),
+            tls: self.tls.map(TlsLoop::new),
         };
         Ok(poll_fn(|cx| task.poll_turn(cx)).await)
     }
@@ -209,7 +209,7 @@ struct RouterTask<R: Runtime> {
     observer: Option<StatsObserver>,
     scratch: Box<[u8]>,
     /// With TLS on: the layer and the sockets it holds.
-    tls: Option<TlsSockets<R::Socket>>,
+    tls: Option<TlsLoop<Held<R::Socket>>>,
 }
 
 impl<R: Runtime> RouterTask<R> {
@@ -290,9 +290,9 @@ impl<R: Runtime> RouterTask<R> {
             && self.gate.as_ref().is_none_or(|gate| gate.my_turn())
     }
 
-    /// The connections this task holds, for the gate ([`Tls::load`]).
+    /// The connections this task holds, for the gate ([`TlsLoop::load`]).
     fn load(&self) -> u64 {
-        Tls::load(self.tls.as_ref().map(|t| &t.tls), &self.router)
+        TlsLoop::load(self.tls.as_ref(), &self.router)
     }
 
     /// Passes the listener's turn on after accepting (or refusing) a socket.
@@ -410,18 +410,12 @@ impl<R: Runtime> RouterTask<R> {
                 Poll::Ready(Ok(0)) => self.router.handle_eof(conn, now),
                 Poll::Ready(Ok(n)) => {
                     bytes += n;
+                    let read = &self.scratch[..n];
                     match (&mut c.session, &mut self.tls) {
                         (Some(session), Some(t)) => {
-                            let ciphertext = &self.scratch[..n];
-                            session.deliver(
-                                ciphertext,
-                                &mut t.plaintext,
-                                &mut self.router,
-                                conn,
-                                now,
-                            );
+                            t.deliver(session, read, &mut self.router, conn, now);
                         }
-                        _ => self.router.handle_input(conn, &self.scratch[..n], now),
+                        _ => self.router.handle_input(conn, read, now),
                     }
                     // What it sent goes out before the next read: the frames
                     // of a flooding sender leave in steps of one read, not of

@@ -111,11 +111,9 @@ impl<S: Socket, L> Io for Sockets<S, L> {
             return;
         };
         debug!(conn = conn.id(), peer = %c.peer, "disconnected");
-        if let Some(mut session) = c.session {
-            session.close(&mut TryWrite(&c.socket));
-            if session.wants_flush() {
-                self.closing.push((c.socket, c.peer, session));
-            }
+        // close_notify; records the socket did not take linger.
+        if let Some(session) = c.session.and_then(|s| s.close(&mut TryWrite(&c.socket))) {
+            self.closing.push((c.socket, c.peer, session));
         }
     }
 

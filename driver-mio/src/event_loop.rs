@@ -18,7 +18,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use router_core::{ConnHandle, LogLimit, Router, Stats};
 use router_links::{AcceptGate, CoreLinks};
-use router_tls::Tls;
+use router_tls::TlsLoop;
 use tracing::{debug, warn};
 
 use crate::sockets::Sockets;
@@ -225,10 +225,9 @@ impl EventLoop {
             // Every other token is a connection's: its client's ID.
             token => {
                 let conn = ConnHandle(token.0 as u32);
-                if readiness.is_writable() {
-                    if self.tls.is_some() {
-                        self.flush_session(conn);
-                    }
+                // With TLS, records left from before go first: the router
+                // hears of the room only once they are all written.
+                if readiness.is_writable() && (self.tls.is_none() || self.flush_session(conn)) {
                     self.router.handle_writable(conn);
                 }
                 // An error is left for the read to report, after any bytes
@@ -283,16 +282,12 @@ impl EventLoop {
                 Ok(n) => {
                     bytes += n;
                     let drained = n < self.scratch.len() && !c.read_closed;
-                    match &mut c.session {
-                        None => self.router.handle_input(conn, &self.scratch[..n], now),
-                        Some(session) => {
-                            let plaintext = match &mut self.tls {
-                                Some(t) => &mut t.plaintext[..],
-                                None => &mut [],
-                            };
-                            let ciphertext = &self.scratch[..n];
-                            session.deliver(ciphertext, plaintext, &mut self.router, conn, now);
+                    let read = &self.scratch[..n];
+                    match (&mut c.session, &mut self.tls) {
+                        (Some(session), Some(t)) => {
+                            t.layer.deliver(session, read, &mut self.router, conn, now);
                         }
+                        _ => self.router.handle_input(conn, read, now),
                     }
                     // What it sent goes out before the next read: the
                     // frames of a flooding sender leave in steps of one
@@ -343,9 +338,9 @@ impl EventLoop {
         }
     }
 
-    /// The connections this loop holds, for the gate ([`Tls::load`]).
+    /// The connections this loop holds, for the gate ([`TlsLoop::load`]).
     fn load(&self) -> u64 {
-        Tls::load(self.tls.as_ref().map(|t| &t.tls), &self.router)
+        TlsLoop::load(self.tls.as_ref().map(|t| &t.layer), &self.router)
     }
 
     /// Passes the listener's turn on after accepting (or refusing) a socket.

@@ -116,11 +116,9 @@ impl Io for Sockets {
             return;
         };
         debug!(conn = conn.id(), peer = %c.peer, "disconnected");
-        if let Some(mut session) = c.session {
-            session.close(&mut SendTo(&c.stream));
-            if session.wants_flush() {
-                self.closing.push((c.stream, c.peer, session));
-            }
+        // close_notify; records the socket did not take linger.
+        if let Some(session) = c.session.and_then(|s| s.close(&mut SendTo(&c.stream))) {
+            self.closing.push((c.stream, c.peer, session));
         }
     }
 

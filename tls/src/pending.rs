@@ -59,9 +59,9 @@ enum State {
 /// router it sits in front of. It owns the handshakes under way and their
 /// deadlines, decides when one failed or timed out, counts and logs
 /// (rate-limited) each failure by cause, and says when a connection is ready
-/// for its ID. The driver keys each socket by its [`PendingId`] meanwhile,
-/// and only moves bytes: [`handle_input`](Self::handle_input) after a read,
-/// [`flush`](Self::flush) after that and at writability, then drains
+/// for its ID. It sees no socket: [`TlsLoop`](crate::TlsLoop), which holds
+/// them keyed by [`PendingId`], calls [`handle_input`](Self::handle_input)
+/// after a read, [`flush`](Self::flush) after that, then drains
 /// [`poll_event`](Self::poll_event); [`handle_timeout`](Self::handle_timeout)
 /// when [`poll_timeout`](Self::poll_timeout) comes.
 #[derive(Debug)]

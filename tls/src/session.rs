@@ -50,8 +50,9 @@ impl Session {
 
     /// [`receive`](Self::receive) for `conn`'s client, with what follows
     /// told to `router`: the plaintext as input, `close_notify` as EOF, a
-    /// broken record as a reset. What every driver does with a read.
-    pub fn deliver(
+    /// broken record as a reset. What every driver does with a read, through
+    /// [`TlsLoop::deliver`](crate::TlsLoop::deliver).
+    pub(crate) fn deliver(
         &mut self,
         ciphertext: &[u8],
         plaintext: &mut [u8],
@@ -96,18 +97,20 @@ impl Session {
     }
 
     /// Writes the records waiting, until the socket would block
-    /// (`WouldBlock`) or all are written.
+    /// (`WouldBlock`) or all are written (`Ok`): only then may the router
+    /// write again, or it would only find the records in the way.
     pub fn flush(&mut self, socket: &mut impl Write) -> io::Result<()> {
         flush(&mut self.conn, socket)
     }
 
     /// Queues `close_notify` and writes what the socket takes: the client
-    /// learns the stream ended on purpose. If records are left
-    /// ([`wants_flush`](Self::wants_flush)), the driver hands the session to
-    /// [`Tls::linger`](crate::Tls::linger) rather than drop them.
-    pub fn close(&mut self, socket: &mut impl Write) {
+    /// learns the stream ended on purpose. The session comes back if records
+    /// are left: the driver hands it, with its socket, to
+    /// [`TlsLoop::linger`](crate::TlsLoop::linger) rather than drop them.
+    pub fn close(mut self: Box<Self>, socket: &mut impl Write) -> Option<Box<Session>> {
         self.conn.send_close_notify();
         let _ = flush(&mut self.conn, socket);
+        self.conn.wants_write().then_some(self)
     }
 
     pub(crate) fn into_inner(self) -> ServerConnection {

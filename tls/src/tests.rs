@@ -297,9 +297,8 @@ fn a_lingering_close_is_held_until_flushed_or_out_of_time() {
     session
         .write(&[IoSlice::new(&[b'y'; 1000])], &mut socket)
         .unwrap();
-    session.close(&mut socket);
-    assert!(session.wants_flush());
-    let lingering = pair.tls.linger(session, now).expect("room to linger");
+    let session = Box::new(session).close(&mut socket).expect("records left");
+    let lingering = pair.tls.linger(*session, now).expect("room to linger");
     let deadline = now + TlsLimits::default().handshake_timeout;
     assert_eq!(pair.tls.poll_timeout(), Some(deadline));
     pair.tls.flush(lingering, &mut socket, now);
@@ -314,8 +313,8 @@ fn a_lingering_close_is_held_until_flushed_or_out_of_time() {
     session
         .write(&[IoSlice::new(&[b'z'; 1000])], &mut stuck)
         .unwrap();
-    session.close(&mut stuck);
-    let lingering = pair.tls.linger(session, now).expect("room to linger");
+    let session = Box::new(session).close(&mut stuck).expect("records left");
+    let lingering = pair.tls.linger(*session, now).expect("room to linger");
     pair.tls.handle_timeout(deadline);
     assert_eq!(pair.tls.poll_event(), Some(TlsEvent::Close(lingering)));
     assert_eq!(

@@ -1,21 +1,20 @@
-//! The task's side of TLS: sockets whose handshake runs (or whose last
-//! records linger after a close), keyed by the layer's [`PendingId`] with
-//! wakers of their own, and their passage to the router once established.
-//! What happens to them is decided by [`router_tls::Tls`]; this only moves
-//! bytes and sockets.
+//! The task's side of TLS: what only the runtimes know.
+//! [`router_tls::TlsLoop`] decides what becomes of the sockets it holds
+//! (handshaking, or lingering after a close) and reads and writes them; here
+//! each gets a waker of its own, which its reads and blocked writes
+//! register, and moves to its client's once the router gave it an ID.
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use router_tls::{PendingId, Tls, TlsEvent};
-use rustc_hash::FxHashMap;
-use tracing::debug;
+use router_tls::{Admitted, PendingId};
 
-use super::{RouterTask, SCRATCH_BYTES};
+use super::RouterTask;
 use crate::Socket;
-use crate::ready::Woken;
+use crate::ready::{ReadyQueue, Woken};
 use crate::runtime::Runtime;
 
 /// A socket as rustls writes records to it: `try_write_vectored` behind
@@ -36,30 +35,46 @@ impl<S: Socket> Write for TryWrite<'_, S> {
     }
 }
 
-/// TLS on the task: the layer, the sockets it holds, and a buffer for
-/// decrypted bytes.
+/// A socket the layer holds, with the waker that queues it for service
+/// under its [`PendingId`]: a read or a write that would block registers it
+/// with the runtime, so that readiness brings the socket back.
 #[derive(Debug)]
-pub(crate) struct TlsSockets<S> {
-    pub(super) tls: Tls,
-    pending: FxHashMap<PendingId, Pending<S>>,
-    /// Where sessions decrypt into, one for the task like the read buffer.
-    pub(crate) plaintext: Box<[u8]>,
-}
-
-#[derive(Debug)]
-struct Pending<S> {
+pub(crate) struct Held<S> {
     socket: S,
-    peer: SocketAddr,
     waker: Waker,
 }
 
-impl<S> TlsSockets<S> {
-    pub(crate) fn new(tls: Tls) -> Self {
-        TlsSockets {
-            tls,
-            pending: FxHashMap::default(),
-            plaintext: vec![0; SCRATCH_BYTES].into_boxed_slice(),
+impl<S: Socket> Read for Held<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match (self.socket).poll_read(&mut Context::from_waker(&self.waker), buf) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
+    }
+}
+
+impl<S: Socket> Write for Held<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let result = self.socket.try_write_vectored(bufs);
+        if result
+            .as_ref()
+            .is_err_and(|error| error.kind() == io::ErrorKind::WouldBlock)
+        {
+            let mut cx = Context::from_waker(&self.waker);
+            if self.socket.poll_write_ready(&mut cx).is_ready() {
+                // Room again already: the next service tries once more.
+                self.waker.wake_by_ref();
+            }
+        }
+        result
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -69,110 +84,59 @@ impl<R: Runtime> RouterTask<R> {
         let Some(t) = &mut self.tls else {
             return;
         };
-        let Some(id) = t.tls.accept(now) else {
-            debug!(%peer, "refused: too many TLS handshakes");
-            return;
-        };
-        self.hold(id, socket, peer);
+        let ready = &self.sockets.ready;
+        t.accept(peer, now, |id| Ok(hold(ready, socket, id)));
     }
 
-    /// Keys `socket` by `id`, to be served on the next turn.
-    fn hold(&mut self, id: PendingId, socket: R::Socket, peer: SocketAddr) {
-        let Some(t) = &mut self.tls else {
-            return;
-        };
-        let waker = self.sockets.ready.waker(Woken::Pending(id));
-        waker.wake_by_ref();
-        t.pending.insert(
-            id,
-            Pending {
-                socket,
-                peer,
-                waker,
-            },
-        );
-    }
-
-    /// Reads what a pending socket sent into the layer, and writes what the
-    /// layer has for it, registering its waker for whichever it waits on.
+    /// Serves a held socket the runtime woke.
     pub(super) fn serve_pending(&mut self, id: PendingId, now: Instant) {
-        let Some(t) = &mut self.tls else {
-            return;
-        };
-        let Some(p) = t.pending.get_mut(&id) else {
-            return;
-        };
-        let mut cx = Context::from_waker(&p.waker);
-        // Until `Pending`, which registers the waker for the next bytes.
-        while t.tls.wants_input(id) {
-            match p.socket.poll_read(&mut cx, &mut self.scratch) {
-                Poll::Pending => break,
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    t.tls.handle_closed(id, now);
-                    break;
-                }
-                Poll::Ready(Ok(n)) => t.tls.handle_input(id, &self.scratch[..n], now),
-            }
-        }
-        t.tls.flush(id, &mut TryWrite(&p.socket), now);
-        if t.tls.wants_flush(id) && p.socket.poll_write_ready(&mut cx).is_ready() {
-            p.waker.wake_by_ref();
+        if let Some(t) = &mut self.tls {
+            t.serve(id, now);
         }
         self.settle_tls(now);
     }
 
-    /// Moves the handshakes along: timeouts, and the lingering closes the
-    /// router left; then does what the layer decided.
+    /// Moves the held sockets along: timeouts, and the lingering closes the
+    /// router left; then serves the clients whose handshake completed under
+    /// their ID.
     pub(super) fn serve_tls(&mut self, now: Instant) {
         let Some(t) = &mut self.tls else {
             return;
         };
-        t.tls.handle_timeout(now);
-        for (socket, peer, session) in std::mem::take(&mut self.sockets.closing) {
-            let Some(t) = &mut self.tls else {
-                return;
-            };
-            if let Some(id) = t.tls.linger(*session, now) {
-                self.hold(id, socket, peer);
-            }
+        t.handle_timeout(now);
+        let ready = &self.sockets.ready;
+        for (socket, peer, session) in self.sockets.closing.drain(..) {
+            t.linger(*session, peer, now, |id| Ok(hold(ready, socket, id)));
         }
         self.settle_tls(now);
     }
 
     fn settle_tls(&mut self, now: Instant) {
-        while let Some(event) = self.tls.as_mut().and_then(|t| t.tls.poll_event()) {
-            match event {
-                TlsEvent::Close(id) => {
-                    if let Some(t) = &mut self.tls {
-                        t.pending.remove(&id);
-                    }
-                }
-                TlsEvent::Established(id) => self.establish(id, now),
-            }
-        }
-    }
-
-    /// Hands a socket whose handshake completed to the router, which sends
-    /// it its ID or refuses it.
-    fn establish(&mut self, id: PendingId, now: Instant) {
         let Some(t) = &mut self.tls else {
             return;
         };
-        let Some(p) = t.pending.remove(&id) else {
-            return;
-        };
-        let Some((conn, session)) = t.tls.admit(id, &mut self.router, now) else {
-            debug!(peer = %p.peer, "refused");
-            return;
-        };
-        debug!(conn = conn.id(), peer = %p.peer, "connected over TLS");
-        // Queued for service, whose first read registers its interest.
-        self.sockets
-            .insert(conn, p.socket, p.peer, Some(Box::new(session)));
+        while let Some(admitted) = t.poll_admitted(&mut self.router, now) {
+            let Admitted {
+                conn,
+                session,
+                socket: Held { socket, .. },
+                peer,
+            } = admitted;
+            // Queued for service, whose first read registers its interest.
+            self.sockets
+                .insert(conn, socket, peer, Some(Box::new(session)));
+        }
     }
 
     /// The earliest deadline of a handshake or a lingering close.
     pub(super) fn tls_deadline(&mut self) -> Option<Instant> {
-        self.tls.as_mut().and_then(|t| t.tls.poll_timeout())
+        self.tls.as_mut().and_then(|t| t.poll_timeout())
     }
+}
+
+/// `socket`, held under `id` with a waker of its own, queued to be served.
+fn hold<S>(ready: &Arc<ReadyQueue>, socket: S, id: PendingId) -> Held<S> {
+    let waker = ready.waker(Woken::Pending(id));
+    waker.wake_by_ref();
+    Held { socket, waker }
 }
