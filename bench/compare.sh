@@ -75,23 +75,13 @@ start_servers() {
     done
 }
 
-# One loadgen run in repetition $1; its JSON line, tagged with the repetition,
-# goes to $RESULTS, its text line to the terminal. A run that fails outright is
-# recorded as such, so the report shows the gap.
+# One loadgen run in repetition $1 against one backend (lib.sh's record_run).
 run_one() {
     local rep=$1 label=$2 kind=$3 addr=$4 pid=$5
     shift 5
     local server=()
     [[ $pid != - ]] && server=(--server-pid "$pid")
-    local rc=0
-    "$LOADGEN" --backend "$kind" --addr "$addr" --label "$label" "${server[@]}" \
-        --duration "$DURATION" --warmup "$WARMUP" --format both "$@" \
-        2> >(tee -a "$LOGS/loadgen.log" >&2) |
-        sed "s/^{/{\"rep\":$rep,/" >>"$RESULTS" || rc=$?
-    if ((rc != 0 && rc != 3)); then
-        printf '{"rep":%d,"workload":"%s","label":"%s","failed":true,"args":"%s"}\n' \
-            "$rep" "$1" "$label" "$*" >>"$RESULTS"
-    fi
+    record_run "$rep" "$label" "$@" --backend "$kind" --addr "$addr" "${server[@]}"
 }
 
 # Runs one workload on every backend, in an order rotated by the repetition number.

@@ -70,9 +70,8 @@ interleave() {
         read -r label kind port flags <<<"${TARGETS[$(((i + rep) % n))]}"
         local extra=()
         [[ $flags != - ]] && IFS=, read -r -a extra <<<"$flags"
-        "$LOADGEN" fairness --backend "$kind" --addr "127.0.0.1:$port" --label "$label" \
-            --duration "$DURATION" --warmup "$WARMUP" --format both "${extra[@]}" "$@" \
-            2> >(cat >&2) | sed "s/^{/{\"rep\":$rep,/" >>"$RESULTS" || true
+        record_run "$rep" "$label" fairness "$@" --backend "$kind" --addr "127.0.0.1:$port" \
+            "${extra[@]}"
     done
 }
 

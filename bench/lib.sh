@@ -3,7 +3,8 @@
 # port, installing the peers, making TLS certificates. Sourced, not run.
 #
 # The sourcing script sets BENCH (its name, for log lines) and LOGS (where
-# each server's output goes) first, and calls `trap stop_all EXIT`.
+# each server's output goes) first, and calls `trap stop_all EXIT`; for
+# record_run, also LOADGEN, RESULTS, DURATION and WARMUP.
 
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "${BENCH:-bench}" -1 "$*" >&2; }
 
@@ -57,6 +58,24 @@ wait_for_port() {
     done
     log "$name did not listen on port $port within 10 s; see $LOGS/$name.log"
     exit 1
+}
+
+# record_run REP LABEL WORKLOAD [ARGS...]: one loadgen run ($LOADGEN, for
+# $DURATION s after $WARMUP s) labelled LABEL; its JSON line, tagged with the
+# repetition, goes to $RESULTS, its text line to the terminal and
+# $LOGS/loadgen.log. A run that fails outright (not one that counted faults,
+# exit 3) is recorded as failed, so the report shows the gap.
+record_run() {
+    local rep=$1 label=$2
+    shift 2
+    local rc=0
+    "$LOADGEN" "$@" --label "$label" --duration "$DURATION" --warmup "$WARMUP" \
+        --format both 2> >(tee -a "$LOGS/loadgen.log" >&2) |
+        sed "s/^{/{\"rep\":$rep,/" >>"$RESULTS" || rc=$?
+    if ((rc != 0 && rc != 3)); then
+        printf '{"rep":%d,"workload":"%s","label":"%s","failed":true,"args":"%s"}\n' \
+            "$rep" "$1" "$label" "$*" >>"$RESULTS"
+    fi
 }
 
 # install_servers PACKAGE...: installs from Debian whichever of the given

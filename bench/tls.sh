@@ -64,9 +64,7 @@ interleave() {
         read -r label kind port tls <<<"${TARGETS[$(((i + rep) % n))]}"
         local extra=()
         [[ $tls == tls ]] && extra=(--tls-ca "$WORK/ca.pem")
-        "$LOADGEN" --backend "$kind" --addr "127.0.0.1:$port" --label "$label" \
-            --duration "$DURATION" --warmup "$WARMUP" --format both "${extra[@]}" "$@" \
-            2> >(cat >&2) | sed "s/^{/{\"rep\":$rep,/" >>"$RESULTS" || true
+        record_run "$rep" "$label" "$@" --backend "$kind" --addr "127.0.0.1:$port" "${extra[@]}"
     done
 }
 
