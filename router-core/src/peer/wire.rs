@@ -449,6 +449,7 @@ mod tests {
         assert_eq!(count_frames(&bytes), Some(2));
         let mut empty = Vec::new();
         start_batch(&mut empty);
+        write_header(&mut empty, &header());
         assert_eq!(count_frames(&empty), Some(0));
         assert_eq!(count_frames(&bytes[..bytes.len() - 1]), None, "truncated");
         let mut longer = bytes.clone();
