@@ -6,6 +6,7 @@
 #
 #   bash bench/cluster.sh            # P=16, 64 B and 1 KiB, 5 s each
 #   DURATION=10 PAIRS=16 NODE_FLAGS="--peer-window 4MiB" bash bench/cluster.sh
+#   ROUTER=/tmp/router-main bash bench/cluster.sh   # another build, for A/B
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,8 @@ SIZES=${SIZES:-"64 1024"}
 # Flags for both cluster nodes, e.g. NODE_FLAGS="--peer-window 4MiB".
 NODE_FLAGS=${NODE_FLAGS:-}
 LOADGEN=target/release/loadgen
-ROUTER=target/release/router
+# The router under test: this tree's, unless another build is given.
+ROUTER=${ROUTER:-target/release/router}
 WORK=$(mktemp -d)
 
 command -v nats-server >/dev/null || {

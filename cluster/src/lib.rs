@@ -24,7 +24,8 @@
 //! batch with another layout, so a node started with other bits never
 //! exchanges a frame with this one.
 //!
-//! **Never blocking a core.** [`NatsLinks`] (its `send`) copies the batch into a
+//! **Never blocking a core.** [`NatsLinks`] (its `send`) copies the batch (into a
+//! buffer used again once written: no fresh pages per batch) into a
 //! bounded outbox (bytes, [`ClusterOptions::outbox_bytes`]) and returns; a
 //! full outbox, or a lost NATS connection, refuses the batch and the core
 //! keeps it (its flow control bounds what it holds). Arriving batches go to a
@@ -43,6 +44,7 @@ mod inbox;
 mod links;
 mod metrics;
 mod options;
+mod recycle;
 mod stats;
 
 pub use bridge::{Bridge, ClusterError};

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::bridge::Shared;
 use crate::options::ClusterOptions;
+use crate::recycle::BufferPool;
 use crate::stats::{ClusterStats, NodeTraffic};
 
 /// Batches handed over per [`receive`](PeerLinks::receive) call at most, so
@@ -69,6 +70,8 @@ pub struct NatsLinks {
     /// Peers not yet reported up, last first.
     to_report: Vec<PeerId>,
     outbox: Arc<Outbox>,
+    /// Where batches are copied for publishing, in buffers used again.
+    buffers: Arc<BufferPool>,
     to_publish: mpsc::UnboundedSender<(u32, Bytes)>,
     arrived: VecDeque<Bytes>,
 }
@@ -90,6 +93,7 @@ impl NatsLinks {
             shared,
             shard,
             to_report,
+            buffers: BufferPool::new(options.outbox_bytes),
             outbox,
             to_publish,
             arrived: VecDeque::new(),
@@ -119,7 +123,7 @@ impl PeerLinks for NatsLinks {
         }
         if self
             .to_publish
-            .send((peer.node, Bytes::copy_from_slice(batch)))
+            .send((peer.node, self.buffers.copy(batch)))
             .is_err()
         {
             // The bridge is shutting down.

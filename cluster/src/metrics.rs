@@ -67,7 +67,8 @@ impl Collector for ClusterCollector {
             ),
             (
                 "router_cluster_frames_delivered",
-                "Frames in the well-formed batches of router_cluster_batches_delivered_total.",
+                "Frames in the batches of router_cluster_batches_delivered_total, counted by \
+                 their records before the core checks them.",
                 None,
                 |t| ClusterStats::get(&t.frames_in),
             ),

@@ -32,7 +32,9 @@ pub struct ClusterOptions {
     /// Subjects are `{subject_prefix}.{node}`.
     pub subject_prefix: String,
     /// Bytes of batches one core may have waiting to be published; beyond
-    /// it [`NatsLinks`](crate::NatsLinks) refuses a batch. Default 4 MiB.
+    /// it [`NatsLinks`](crate::NatsLinks) refuses a batch. As much again
+    /// may be kept in free buffers, for the copies of the next batches.
+    /// Default 4 MiB.
     pub outbox_bytes: usize,
     /// Bytes of arrived batches one core may have waiting to be taken, each
     /// message counted at least 256 bytes; beyond it a message is dropped

@@ -541,3 +541,30 @@ fn a_draining_core_takes_no_more_frames_and_its_peers_count_no_route() {
         "each frame counted once, by one core"
     );
 }
+
+#[test]
+fn a_busy_link_keeps_its_batch_buffer_and_a_quiet_one_gives_it_back() {
+    let mut pair = Pair::new(Config::default());
+    let sender = pair.accept(0);
+    let dest = pair.accept(1);
+    let heap = |pair: &Pair| {
+        let info = pair.cores[0].router.peer_info(peer(1)).expect("up");
+        info.heap_bytes
+    };
+    let mut burst = Vec::new();
+    for _ in 0..200 {
+        router_client::encode_frame(dest.id(), &[b'x'; 1000], &mut burst).expect("no 0x00");
+    }
+    pair.cores[0].router.handle_input(sender, &burst, pair.now);
+    pair.drive();
+    assert_eq!(pair.links[0].len(), 1, "one batch of 200 frames");
+    assert!(
+        heap(&pair) >= 200 * 1000,
+        "kept for the next: {}",
+        heap(&pair)
+    );
+    pair.send(0, sender, dest, b"a trickle");
+    assert!(heap(&pair) < 64 * 1024, "given back: {}", heap(&pair));
+    pair.settle();
+    assert_eq!(pair.take(1, dest).len(), 200 * 1001 + b"a trickle\0".len());
+}

@@ -271,6 +271,34 @@ fn parse_record(
     }
 }
 
+/// The frames `batch` carries, from its records' tags and lengths alone:
+/// no payload is read, so counting costs a step per record rather than a
+/// pass over every byte, as [`decode`] must. For counting what a link
+/// carries (the cluster bridge's metrics), not for checking: `None` if
+/// `batch` is no batch or its records do not add up to its length, and one
+/// counted here may still be refused by [`decode`].
+pub fn count_frames(batch: &[u8]) -> Option<u64> {
+    if batch.len() < HEADER_LEN || batch[..4] != MAGIC {
+        return None;
+    }
+    let mut rest = &batch[HEADER_LEN..];
+    let mut frames = 0;
+    while let Some(&tag) = rest.first() {
+        let len = match tag {
+            TAG_FRAME => {
+                let len = rest.get(5..FRAME_OVERHEAD)?;
+                let len = u32::from_be_bytes(len.try_into().expect("4 bytes"));
+                frames += 1;
+                FRAME_OVERHEAD.checked_add(len as usize)?
+            }
+            TAG_DEST_FULL | TAG_DEST_READY => SIGNAL_LEN,
+            _ => return None,
+        };
+        rest = rest.get(len..)?;
+    }
+    Some(frames)
+}
+
 /// The longest run of whole records at the start of `records` (a batch this
 /// core built, so well formed) that fits `budget` bytes, at least one record
 /// however long, and the frames in it: where a batch larger than a link
@@ -413,6 +441,30 @@ mod tests {
                 Record::DestReady(43),
             ]
         );
+    }
+
+    #[test]
+    fn counting_frames_agrees_with_decoding_and_refuses_what_does_not_add_up() {
+        let bytes = sample();
+        assert_eq!(count_frames(&bytes), Some(2));
+        let mut empty = Vec::new();
+        start_batch(&mut empty);
+        write_header(&mut empty, &header());
+        assert_eq!(count_frames(&empty), Some(0));
+        assert_eq!(count_frames(&bytes[..bytes.len() - 1]), None, "truncated");
+        let mut longer = bytes.clone();
+        longer.push(TAG_FRAME);
+        assert_eq!(count_frames(&longer), None, "a record cut short");
+        longer.pop();
+        longer.push(0x7f);
+        assert_eq!(count_frames(&longer), None, "an unknown tag");
+        let mut huge = empty.clone();
+        huge.extend_from_slice(&[TAG_FRAME, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(count_frames(&huge), None, "a length past the end");
+        assert_eq!(count_frames(&bytes[..HEADER_LEN - 1]), None, "no header");
+        let mut magic = bytes.clone();
+        magic[0] = b'X';
+        assert_eq!(count_frames(&magic), None, "not a batch");
     }
 
     #[test]
