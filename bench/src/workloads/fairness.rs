@@ -180,9 +180,7 @@ pub(crate) async fn run(
     let (start, started) = oneshot::channel();
     let pair = {
         let backend = backend.clone();
-        std::thread::spawn(move || {
-            ping_pong_pair(backend, ping_pattern, shape, connected, started)
-        })
+        std::thread::spawn(move || ping_pong_pair(backend, ping_pattern, shape, connected, started))
     };
     pair_connected
         .await
@@ -275,7 +273,9 @@ fn ping_pong_pair(
             }
             Err(err) => {
                 let _ = connected.send(Err(err));
-                return Err(BenchError::Protocol("the ping-pong pair did not connect".into()));
+                return Err(BenchError::Protocol(
+                    "the ping-pong pair did not connect".into(),
+                ));
             }
         };
         let timing = started
