@@ -80,6 +80,8 @@ mod decoder;
 mod encoder;
 mod error;
 mod frame;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
