@@ -134,3 +134,73 @@ pub(crate) fn unwrap_io(error: io::Error) -> Error {
         None => Error::Io(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    /// A self-signed certificate and its key, as PEM files in `dir`.
+    fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        fs::write(&cert_path, cert.pem()).unwrap();
+        fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert_path, key_path)
+    }
+
+    #[test]
+    fn a_ca_and_an_identity_make_a_config_that_presents_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path());
+        assert!(
+            !client_config(&cert, None)
+                .unwrap()
+                .client_auth_cert_resolver
+                .has_certs()
+        );
+        let config = client_config(&cert, Some((&cert, &key))).unwrap();
+        assert!(config.client_auth_cert_resolver.has_certs());
+    }
+
+    #[test]
+    fn unusable_files_are_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let error = client_config(&missing, None).unwrap_err();
+        assert!(
+            matches!(error, TlsConfigError::Pem { what: "CA", .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("missing.pem"), "{error}");
+
+        let (cert, key) = self_signed(dir.path());
+        let error = client_config(&key, None).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                TlsConfigError::Pem {
+                    source: pem::Error::NoItemsFound,
+                    ..
+                }
+            ),
+            "a key file is no CA: {error:?}"
+        );
+        let error = client_config(&cert, Some((&cert, &cert))).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                TlsConfigError::Pem {
+                    what: "client key",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+}
