@@ -68,7 +68,7 @@ async fn listen(
 async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
     let router = RouterProcess::spawn(driver, &[]).await?;
     let addr = router.addr.to_string();
-    let (mut listener, mut lines, id) = listen(&addr, &[]).await?;
+    let (listener, mut lines, id) = listen(&addr, &[]).await?;
     let id = id.as_str();
 
     let sent = run(
@@ -96,14 +96,7 @@ async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
         assert_eq!(next_line(&mut lines).await?, expected);
     }
 
-    router.terminate()?;
-    let status = within("listen to exit", listener.wait()).await??;
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "listen exits 0 when the router drains"
-    );
-    router.expect_clean_exit().await
+    drain_with_listener(router, listener).await
 }
 
 #[tokio::test]
@@ -204,7 +197,7 @@ async fn send_reaches_listen_over_tls_and_a_failed_handshake_exits_4() -> io::Re
         "--tls-key",
         &client_key,
     ];
-    let (mut listener, mut lines, id) = listen(&addr, &tls).await?;
+    let (listener, mut lines, id) = listen(&addr, &tls).await?;
     let send = |extra: &[&str]| {
         let mut args = vec!["send", "--addr", &addr, "--to", &id];
         args.extend_from_slice(extra);
@@ -251,6 +244,18 @@ async fn send_reaches_listen_over_tls_and_a_failed_handshake_exits_4() -> io::Re
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&missing), "{stderr}");
 
+    drain_with_listener(router, listener).await
+}
+
+/// [`run`] with owned arguments and no standard input.
+async fn run_owned(args: &[String]) -> io::Result<Output> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args, b"").await
+}
+
+/// Stops `router` (SIGTERM): `listener` exits 0 once it drains, and so does
+/// the router.
+async fn drain_with_listener(router: RouterProcess, mut listener: Child) -> io::Result<()> {
     router.terminate()?;
     let status = within("listen to exit", listener.wait()).await??;
     assert_eq!(
@@ -259,10 +264,4 @@ async fn send_reaches_listen_over_tls_and_a_failed_handshake_exits_4() -> io::Re
         "listen exits 0 when the router drains"
     );
     router.expect_clean_exit().await
-}
-
-/// [`run`] with owned arguments and no standard input.
-async fn run_owned(args: &[String]) -> io::Result<Output> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(&args, b"").await
 }

@@ -14,7 +14,10 @@ use std::time::Duration;
 use router_client::tls::{self, ServerName, rustls};
 use router_client::{Decoder, Error, TrySendError, blocking};
 use router_core::{Config, Stats};
-use router_tests::{Driver, TestRouter, driver_tests, start_tls, within};
+use router_tests::{
+    Driver, SPLIT_FRAMES, TestRouter, blocking_split_exchange, driver_tests, start_tls,
+    tokio_split_exchange, within,
+};
 use router_tls::test_certs::{Identity, TestPki};
 use router_tls::{TlsCounters, TlsLimits};
 use tokio::net::TcpSocket;
@@ -28,13 +31,6 @@ driver_tests! {
     blocking_try_send_over_tls_reports_full_while_paused,
     mutual_tls_admits_a_client_with_the_cas_certificate,
     a_client_that_trusts_another_ca_gets_a_handshake_error,
-}
-
-/// How many frames each half sends in the split tests.
-const FRAMES: usize = 300;
-
-fn numbered(seq: usize) -> Vec<u8> {
-    format!("frame {seq}").into_bytes()
 }
 
 /// The name in the test server certificate.
@@ -108,33 +104,8 @@ async fn tokio_client_exchanges_and_splits_over_tls(driver: Driver) -> io::Resul
     let got = within("delivery", bob.recv()).await??;
     assert_eq!(got.as_deref(), Some(&b"hello over TLS"[..]));
 
-    let (alice_id, bob_id) = (alice.id(), bob.id());
-    let (mut alice_tx, mut alice_rx) = alice.split();
-    let (mut bob_tx, mut bob_rx) = bob.split();
-    let sends = async {
-        for seq in 0..FRAMES {
-            alice_tx.send(bob_id, &numbered(seq)).await?;
-            bob_tx.send(alice_id, &numbered(seq)).await?;
-        }
-        Ok::<_, Error>(())
-    };
-    let receives = async {
-        for seq in 0..FRAMES {
-            assert_eq!(bob_rx.recv().await?, Some(numbered(seq)));
-            assert_eq!(alice_rx.recv().await?, Some(numbered(seq)));
-        }
-        Ok::<_, Error>(())
-    };
-    let (sent, received) =
-        within("split exchange", async { tokio::join!(sends, receives) }).await?;
-    sent?;
-    received?;
-
-    alice_tx.close().await?;
-    assert_eq!(within("close", alice_rx.recv()).await??, None);
-    bob_tx.close().await?;
-    assert_eq!(within("close", bob_rx.recv()).await??, None);
-    stop_expecting(router, 1 + 2 * FRAMES).await
+    tokio_split_exchange(alice, bob).await?;
+    stop_expecting(router, 1 + 2 * SPLIT_FRAMES).await
 }
 
 /// The same as the tokio client's test, with threads.
@@ -149,29 +120,10 @@ async fn blocking_client_exchanges_and_splits_over_tls(driver: Driver) -> io::Re
         alice.send(bob.id(), b"hello over TLS")?;
         assert_eq!(bob.recv()?.as_deref(), Some(&b"hello over TLS"[..]));
 
-        let (alice_id, bob_id) = (alice.id(), bob.id());
-        let (mut alice_tx, mut alice_rx) = alice.split();
-        let (mut bob_tx, mut bob_rx) = bob.split();
-        let sender = std::thread::spawn(move || -> Result<_, Error> {
-            for seq in 0..FRAMES {
-                alice_tx.send(bob_id, &numbered(seq))?;
-                bob_tx.send(alice_id, &numbered(seq))?;
-            }
-            Ok((alice_tx, bob_tx))
-        });
-        for seq in 0..FRAMES {
-            assert_eq!(bob_rx.recv()?, Some(numbered(seq)));
-            assert_eq!(alice_rx.recv()?, Some(numbered(seq)));
-        }
-        let (alice_tx, bob_tx) = sender.join().expect("sender thread")?;
-        alice_tx.close()?;
-        assert_eq!(alice_rx.recv()?, None);
-        bob_tx.close()?;
-        assert_eq!(bob_rx.recv()?, None);
-        Ok(())
+        blocking_split_exchange(alice, bob)
     })
     .await?;
-    stop_expecting(router, 1 + 2 * FRAMES).await
+    stop_expecting(router, 1 + 2 * SPLIT_FRAMES).await
 }
 
 /// Bytes of each flooding frame.
@@ -228,10 +180,7 @@ async fn blocking_halves_over_tls_flood_each_other_without_deadlock(
     driver: Driver,
 ) -> io::Result<()> {
     let pki = TestPki::new();
-    let (pauses_tx, pauses) = watch::channel(0);
-    let router = serve(&pki, driver, small_queues(), false, move |stats| {
-        pauses_tx.send_replace(stats.sender_pauses);
-    })?;
+    let (router, pauses) = serve_pausing_soon(&pki, driver)?;
     let config = client_config(&pki, None);
     let alice = small_buffered_client(router.addr, config.clone()).await?;
     let bob = small_buffered_client(router.addr, config).await?;
@@ -331,10 +280,7 @@ fn flood(
 /// only means the router had not read yet: `send` waits that one out.)
 async fn blocking_try_send_over_tls_reports_full_while_paused(driver: Driver) -> io::Result<()> {
     let pki = TestPki::new();
-    let (pauses_tx, pauses) = watch::channel(0);
-    let router = serve(&pki, driver, small_queues(), false, move |stats| {
-        pauses_tx.send_replace(stats.sender_pauses);
-    })?;
+    let (router, pauses) = serve_pausing_soon(&pki, driver)?;
     let config = client_config(&pki, None);
     let receiver = small_buffered_client(router.addr, config.clone()).await?;
     let (addr, to) = (router.addr, receiver.id());
@@ -387,13 +333,22 @@ fn try_send_until_paused(
     panic!("try_send took {limit} frames to a paused sender without reporting Full")
 }
 
-/// Destination queues small enough that their senders are paused soon.
-fn small_queues() -> Config {
-    Config {
+/// A router serving TLS with destination queues small enough that their
+/// senders are paused soon, and the count of pauses so far.
+fn serve_pausing_soon(
+    pki: &TestPki,
+    driver: Driver,
+) -> io::Result<(TestRouter, watch::Receiver<u64>)> {
+    let small_queues = Config {
         outbound_high_water: 64 << 10,
         outbound_low_water: 16 << 10,
         ..Config::default()
-    }
+    };
+    let (pauses_tx, pauses) = watch::channel(0);
+    let router = serve(pki, driver, small_queues, false, move |stats| {
+        pauses_tx.send_replace(stats.sender_pauses);
+    })?;
+    Ok((router, pauses))
 }
 
 /// Receives `frames` flood frames on a thread, checking each; the receiver
