@@ -1,8 +1,9 @@
 //! The `router-client` crate's clients over TLS (its feature `tls`) against
 //! a real router serving TLS on each driver: the exchange and split halves
 //! of both clients, two blocking clients flooding each other while both
-//! are paused (the halves of one TLS session must not wait for each other),
-//! mutual TLS, and an untrusted router. The config comes from
+//! are blocked in writes (the halves of one TLS session must not wait for
+//! each other), `try_send` reporting `Full` while paused, mutual TLS, and
+//! an untrusted router. The config comes from
 //! `router_client::tls::client_config`, from the PEM files each test makes.
 
 use std::io;
@@ -29,6 +30,7 @@ driver_tests! {
     blocking_client_exchanges_and_splits_over_tls,
     blocking_halves_over_tls_flood_each_other_without_deadlock,
     blocking_try_send_over_tls_reports_full_while_paused,
+    tokio_try_send_over_tls_reports_full_while_paused,
     mutual_tls_admits_a_client_with_the_cas_certificate,
     a_client_that_trusts_another_ca_gets_a_handshake_error,
 }
@@ -295,6 +297,52 @@ async fn blocking_try_send_over_tls_reports_full_while_paused(driver: Driver) ->
     let accepted = within("Full from try_send", accepted)
         .await?
         .map_err(|_| io::Error::other("the sending thread failed before Full"))?;
+    drain_then_last(receiver, accepted).await?;
+    within("the sending thread", sending)
+        .await??
+        .map_err(io::Error::from)?;
+    stop_after_a_pause(router).await
+}
+
+/// As the blocking client's test, for the tokio client, whose `try_send`
+/// over TLS polls tokio-rustls once with a waker that does nothing.
+async fn tokio_try_send_over_tls_reports_full_while_paused(driver: Driver) -> io::Result<()> {
+    let pki = TestPki::new();
+    let (router, pauses) = serve_pausing_soon(&pki, driver)?;
+    let config = client_config(&pki, None);
+    let receiver = small_buffered_client(router.addr, config.clone()).await?;
+    let to = receiver.id();
+    let connect = router_client::tokio::Client::connect_tls(router.addr, localhost(), config);
+    let mut sender = within("TLS connect", connect).await??;
+    let limit = 4 * frames_past_the_buffers();
+    let mut accepted = None;
+    for seq in 0..limit {
+        let frame = flood_frame(seq);
+        match sender.try_send(to, &frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full) if *pauses.borrow() >= 1 => {
+                accepted = Some(seq);
+                break;
+            }
+            Err(TrySendError::Full) => within("a send", sender.send(to, &frame)).await??,
+            Err(TrySendError::Failed(error)) => return Err(error.into()),
+        }
+    }
+    let accepted = accepted
+        .unwrap_or_else(|| panic!("try_send took {limit} frames to a paused sender without Full"));
+    let waiting = tokio::spawn(async move {
+        sender.send(to, b"last").await?;
+        sender.close().await
+    });
+    drain_then_last(receiver, accepted).await?;
+    within("the waiting send", waiting)
+        .await??
+        .map_err(io::Error::from)?;
+    stop_after_a_pause(router).await
+}
+
+/// Reads `accepted` flood frames, then `last`, with `receiver`.
+async fn drain_then_last(receiver: blocking::Client, accepted: usize) -> io::Result<()> {
     let (_, receiver) = receiver.split();
     let mut receiver = within("the drain", drain(receiver, accepted))
         .await??
@@ -303,12 +351,13 @@ async fn blocking_try_send_over_tls_reports_full_while_paused(driver: Driver) ->
         assert_eq!(receiver.recv()?.as_deref(), Some(&b"last"[..]));
         Ok(())
     })
-    .await?;
-    within("the sending thread", sending)
-        .await??
-        .map_err(io::Error::from)?;
+    .await
+}
+
+/// Stops `router`: it paused a sender and dropped nothing.
+async fn stop_after_a_pause(router: TestRouter) -> io::Result<()> {
     let stats = router.stop().await?;
-    assert!(stats.sender_pauses >= 1);
+    assert!(stats.sender_pauses >= 1, "the router never paused a sender");
     assert_eq!(stats.dropped_total().frames, 0);
     Ok(())
 }
