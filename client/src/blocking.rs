@@ -249,7 +249,9 @@ impl Receiver {
     /// returns it without its `0x00` terminator. `Ok(None)` when the router
     /// closed the connection between payloads (after a drain, or once this
     /// client closed its sending side); a connection cut inside a payload is
-    /// [`DecodeError::Truncated`].
+    /// [`DecodeError::Truncated`]. Over TLS, the router ends the stream with
+    /// `close_notify`; a TCP EOF without it is an `UnexpectedEof` IO error,
+    /// since the stream may have been cut by someone else.
     pub fn recv(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
             if let Some(payload) = self.decoder.poll_payload()? {

@@ -227,7 +227,9 @@ impl Receiver {
     /// Waits for the next payload delivered to this client, and returns it
     /// without its `0x00` terminator. `Ok(None)` when the router closed the
     /// connection between payloads; a connection cut inside a payload is
-    /// [`DecodeError::Truncated`].
+    /// [`DecodeError::Truncated`]. Over TLS, the router ends the stream with
+    /// `close_notify`; a TCP EOF without it is an `UnexpectedEof` IO error,
+    /// since the stream may have been cut by someone else.
     ///
     /// Cancel-safe: dropping the future loses no byte.
     pub async fn recv(&mut self) -> Result<Option<Vec<u8>>, Error> {
