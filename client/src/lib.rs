@@ -86,7 +86,7 @@
 //! blocked by a paused router never keeps its receiver from reading.
 //!
 #![cfg_attr(feature = "tls", doc = "```no_run")]
-#![cfg_attr(not(feature = "tls"), doc = "```ignore")]
+#![cfg_attr(not(feature = "tls"), doc = "```text")]
 //! use std::path::Path;
 //! use router_client::blocking::Client;
 //! use router_client::tls::{self, ServerName};
