@@ -4,13 +4,15 @@ use std::io::{self, Write};
 
 use router_client::Decoder;
 
+use crate::connect::Connection;
 use crate::error::CliError;
 use crate::escape::escape;
 
-/// Connects to `addr` and prints until the router closes the connection, or
-/// until standard output is closed (`| head`), which ends it quietly.
-pub(crate) fn run(addr: &str, max_payload: usize) -> Result<(), CliError> {
-    let mut client = crate::connect(addr, Decoder::new().with_max_payload(max_payload))?;
+/// Connects and prints until the router closes the connection, or until
+/// standard output is closed (`| head`), which ends it quietly.
+pub(crate) fn run(connection: &Connection, max_payload: usize) -> Result<(), CliError> {
+    let addr = connection.addr.as_str();
+    let mut client = connection.connect(Decoder::new().with_max_payload(max_payload))?;
     let mut out = io::stdout().lock();
     if !print_line(&mut out, &format!("id {}", client.id()))? {
         return Ok(());

@@ -7,31 +7,39 @@
 //!   each line of standard input when none is given, as one frame, and exits 0
 //!   once the router has read them all.
 //!
+//!
+//! Both speak TLS with `--tls-ca FILE` (the CA that issued the router's
+//! certificate), checked against `--tls-server-name` (by default the host of
+//! `--addr`), and present `--tls-cert FILE --tls-key FILE` to a router that
+//! asks for a client certificate.
+//!
 //! Exit codes: 0 done; 1 the connection failed (refused, reset, closed before
-//! an ID); 2 bad arguments (an ID that is not a `u32`); 3 a payload containing
-//! `0x00`, which the protocol cannot carry (what came before it was sent).
+//! an ID); 2 bad arguments (an ID that is not a `u32`, TLS files that cannot
+//! be read); 3 a payload containing `0x00`, which the protocol cannot carry
+//! (what came before it was sent); 4 the TLS handshake failed.
 
+mod connect;
 mod error;
 mod escape;
 mod listen;
 mod send;
 
-use std::net::TcpStream;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use router_client::Decoder;
-use router_client::blocking::Client;
 
-use crate::error::CliError;
+use crate::connect::Connection;
 
 /// A command-line client for the router.
 #[derive(Debug, Parser)]
 #[command(
     version,
     about,
-    after_help = "Exit codes: 0 done; 1 the connection failed; 2 bad arguments; \
-                  3 a payload containing 0x00 (what came before it was sent)."
+    after_help = "TLS: --tls-ca FILE trusts the CA that issued the router's certificate, \
+                  checked for --tls-server-name (default: the host of --addr); \
+                  --tls-cert FILE --tls-key FILE answer a router that asks for a client certificate.\n\
+                  Exit codes: 0 done; 1 the connection failed; 2 bad arguments (or unusable TLS files); \
+                  3 a payload containing 0x00 (what came before it was sent); 4 the TLS handshake failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,18 +50,16 @@ struct Cli {
 enum Command {
     /// Print this connection's ID, then every payload delivered to it, one per line.
     Listen {
-        /// The router's address.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
+        #[command(flatten)]
+        connection: Connection,
         /// The longest payload to accept: the router's --max-frame-bytes.
         #[arg(long, value_name = "BYTES", default_value_t = router_client::DEFAULT_MAX_PAYLOAD)]
         max_payload_bytes: usize,
     },
     /// Send each MESSAGE (or each line of standard input) to client ID.
     Send {
-        /// The router's address.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
+        #[command(flatten)]
+        connection: Connection,
         /// The destination's client ID, in decimal (`listen` prints it).
         #[arg(long, value_name = "ID", value_parser = parse_id)]
         to: u32,
@@ -62,15 +68,6 @@ enum Command {
         #[arg(value_name = "MESSAGE")]
         messages: Vec<String>,
     },
-}
-
-/// Connects to the router at `addr` and reads the connection's ID.
-fn connect(addr: &str, decoder: Decoder) -> Result<Client, CliError> {
-    let stream = TcpStream::connect(addr).map_err(|source| CliError::Connect {
-        addr: addr.into(),
-        source,
-    })?;
-    Client::with_decoder(stream, decoder).map_err(|error| CliError::connection(addr, error))
 }
 
 /// A client ID: a decimal `u32`, with a message that says so.
@@ -87,10 +84,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Listen {
-            addr,
+            connection,
             max_payload_bytes,
-        } => listen::run(&addr, max_payload_bytes),
-        Command::Send { addr, to, messages } => send::run(&addr, to, &messages),
+        } => listen::run(&connection, max_payload_bytes),
+        Command::Send {
+            connection,
+            to,
+            messages,
+        } => send::run(&connection, to, &messages),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

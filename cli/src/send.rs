@@ -5,12 +5,14 @@ use std::io::{self, BufRead};
 use router_client::blocking::Client;
 use router_client::{Decoder, Error};
 
+use crate::connect::Connection;
 use crate::error::CliError;
 
-/// Connects to `addr`, sends `messages` (or standard input's lines) to `to`,
-/// then closes in order: it returns once the router has read every frame.
-pub(crate) fn run(addr: &str, to: u32, messages: &[String]) -> Result<(), CliError> {
-    let mut client = crate::connect(addr, Decoder::new())?;
+/// Connects, sends `messages` (or standard input's lines) to `to`, then
+/// closes in order: it returns once the router has read every frame.
+pub(crate) fn run(connection: &Connection, to: u32, messages: &[String]) -> Result<(), CliError> {
+    let addr = connection.addr.as_str();
+    let mut client = connection.connect(Decoder::new())?;
     if messages.is_empty() {
         send_lines(&mut client, addr, to, io::stdin().lock())?;
     } else {

@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::process::{Output, Stdio};
 
 use router_tests::{Driver, RouterProcess, driver_tests, within};
+use router_tls::test_certs::TestPki;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -40,11 +41,15 @@ async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> io::Result<Stri
         .ok_or_else(|| io::Error::other("listen exited early"))
 }
 
-/// Starts `router-cli listen` on `addr`: the process, its lines after the
-/// first, and the ID its first line (`id <decimal>`) gives.
-async fn listen(addr: &str) -> io::Result<(Child, Lines<BufReader<ChildStdout>>, String)> {
+/// Starts `router-cli listen --addr addr` and `args`: the process, its
+/// lines after the first, and the ID its first line (`id <decimal>`) gives.
+async fn listen(
+    addr: &str,
+    args: &[&str],
+) -> io::Result<(Child, Lines<BufReader<ChildStdout>>, String)> {
     let mut listener = router_cli()
         .args(["listen", "--addr", addr])
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()?;
     let mut lines = BufReader::new(listener.stdout.take().expect("stdout is piped")).lines();
@@ -63,7 +68,7 @@ async fn listen(addr: &str) -> io::Result<(Child, Lines<BufReader<ChildStdout>>,
 async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
     let router = RouterProcess::spawn(driver, &[]).await?;
     let addr = router.addr.to_string();
-    let (mut listener, mut lines, id) = listen(&addr).await?;
+    let (listener, mut lines, id) = listen(&addr, &[]).await?;
     let id = id.as_str();
 
     let sent = run(
@@ -91,14 +96,7 @@ async fn send_reaches_listen_as_lines(driver: Driver) -> io::Result<()> {
         assert_eq!(next_line(&mut lines).await?, expected);
     }
 
-    router.terminate()?;
-    let status = within("listen to exit", listener.wait()).await??;
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "listen exits 0 when the router drains"
-    );
-    router.expect_clean_exit().await
+    drain_with_listener(router, listener).await
 }
 
 #[tokio::test]
@@ -138,7 +136,7 @@ async fn a_refused_connection_exits_1_and_says_why() -> io::Result<()> {
 async fn a_payload_with_a_zero_byte_exits_3_and_names_it() -> io::Result<()> {
     let router = RouterProcess::spawn(Driver::Mio, &[]).await?;
     let addr = router.addr.to_string();
-    let (_listener, mut lines, id) = listen(&addr).await?;
+    let (_listener, mut lines, id) = listen(&addr, &[]).await?;
     let id = id.as_str();
 
     let output = run(
@@ -158,6 +156,112 @@ async fn a_payload_with_a_zero_byte_exits_3_and_names_it() -> io::Result<()> {
         within("listen's end", lines.next_line()).await??,
         None,
         "a line after the refused one was delivered"
+    );
+    router.expect_clean_exit().await
+}
+
+/// Over mutual TLS: `listen` and `send` with the CA, the server name and a
+/// client certificate exchange as over TCP. A handshake that fails (no
+/// client certificate; another CA; the default server name, the host of
+/// --addr, which the certificate is not for) exits 4 and says why, and
+/// TLS files that cannot be read exit 2.
+#[tokio::test]
+async fn send_reaches_listen_over_tls_and_a_failed_handshake_exits_4() -> io::Result<()> {
+    let pki = TestPki::new();
+    let path = |name| pki.path(name).display().to_string();
+    let client = pki.issue("router-cli");
+    std::fs::write(pki.path("client.pem"), &client.cert_pem)?;
+    std::fs::write(pki.path("client.key"), &client.key_pem)?;
+    let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+    let (client_cert, client_key) = (path("client.pem"), path("client.key"));
+    let router = RouterProcess::spawn(
+        Driver::Mio,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &ca,
+        ],
+    )
+    .await?;
+    let addr = router.addr.to_string();
+    let tls = [
+        "--tls-ca",
+        &ca,
+        "--tls-server-name",
+        "localhost",
+        "--tls-cert",
+        &client_cert,
+        "--tls-key",
+        &client_key,
+    ];
+    let (listener, mut lines, id) = listen(&addr, &tls).await?;
+    let send = |extra: &[&str]| {
+        let mut args = vec!["send", "--addr", &addr, "--to", &id];
+        args.extend_from_slice(extra);
+        args.push("over TLS");
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+
+    let sent = run_owned(&send(&tls)).await?;
+    assert_eq!(sent.status.code(), Some(0), "{sent:?}");
+    assert_eq!(next_line(&mut lines).await?, "over TLS");
+
+    let other_ca = TestPki::new();
+    let other_ca_file = other_ca.path("ca.pem").display().to_string();
+    for (args, reason) in [
+        (&tls[..4], "CertificateRequired"),
+        (
+            &["--tls-ca", &other_ca_file, "--tls-server-name", "localhost"][..],
+            "invalid peer certificate",
+        ),
+        (
+            &[
+                "--tls-ca",
+                &ca,
+                "--tls-cert",
+                &client_cert,
+                "--tls-key",
+                &client_key,
+            ][..],
+            "not valid for name",
+        ),
+    ] {
+        let output = run_owned(&send(args)).await?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(4), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("TLS handshake with {addr} failed")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+    }
+    let missing = path("missing.pem");
+    let output = run_owned(&send(&["--tls-ca", &missing])).await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&missing), "{stderr}");
+
+    drain_with_listener(router, listener).await
+}
+
+/// [`run`] with owned arguments and no standard input.
+async fn run_owned(args: &[String]) -> io::Result<Output> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args, b"").await
+}
+
+/// Stops `router` (SIGTERM): `listener` exits 0 once it drains, and so does
+/// the router.
+async fn drain_with_listener(router: RouterProcess, mut listener: Child) -> io::Result<()> {
+    router.terminate()?;
+    let status = within("listen to exit", listener.wait()).await??;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "listen exits 0 when the router drains"
     );
     router.expect_clean_exit().await
 }

@@ -17,6 +17,9 @@ use crate::decoder::{DecodeError, Decoder};
 use crate::encoder::Encoder;
 use crate::error::{Error, TrySendError};
 
+#[cfg(feature = "tls")]
+mod tls;
+
 /// A connection to the router that has received its ID.
 ///
 /// Sending and receiving are independent: [`Client::split`] gives a
@@ -31,7 +34,7 @@ pub struct Client {
 #[derive(Debug)]
 pub struct Sender {
     id: u32,
-    stream: TcpStream,
+    io: SendIo,
     encoder: Encoder,
 }
 
@@ -39,8 +42,24 @@ pub struct Sender {
 #[derive(Debug)]
 pub struct Receiver {
     id: u32,
-    stream: TcpStream,
+    io: ReceiveIo,
     decoder: Decoder,
+}
+
+/// Where a [`Sender`] writes: the socket, or a TLS session over it.
+#[derive(Debug)]
+enum SendIo {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(tls::TlsSender),
+}
+
+/// Where a [`Receiver`] reads from: the socket, or a TLS session over it.
+#[derive(Debug)]
+enum ReceiveIo {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(tls::TlsReceiver),
 }
 
 impl Client {
@@ -61,26 +80,35 @@ impl Client {
     /// As [`Client::from_stream`], reading with `decoder` (for its payload
     /// limit or read size). It must be a fresh [`Decoder::new`]: the
     /// connection's ID is read through it.
-    pub fn with_decoder(mut stream: TcpStream, mut decoder: Decoder) -> Result<Client, Error> {
+    pub fn with_decoder(stream: TcpStream, decoder: Decoder) -> Result<Client, Error> {
+        let send = SendIo::Plain(stream.try_clone()?);
+        Self::read_id(send, ReceiveIo::Plain(stream), decoder)
+    }
+
+    /// Reads the connection's ID through `receive` and `decoder`, and makes
+    /// the client.
+    fn read_id(send: SendIo, receive: ReceiveIo, decoder: Decoder) -> Result<Client, Error> {
+        let mut receiver = Receiver {
+            id: 0,
+            io: receive,
+            decoder,
+        };
         let id = loop {
-            if let Some(id) = decoder.id() {
+            if let Some(id) = receiver.decoder.id() {
                 break id;
             }
-            if read_into(&mut stream, &mut decoder)? == 0 {
+            if !receiver.io.read_into(&mut receiver.decoder)? {
                 return Err(DecodeError::NoId.into());
             }
         };
+        receiver.id = id;
         Ok(Client {
             sender: Sender {
                 id,
-                stream: stream.try_clone()?,
+                io: send,
                 encoder: Encoder::new(),
             },
-            receiver: Receiver {
-                id,
-                stream,
-                decoder,
-            },
+            receiver,
         })
     }
 
@@ -163,8 +191,12 @@ impl Sender {
 
     /// Blocks until everything [`Sender::try_send`] left pending is written.
     pub fn flush(&mut self) -> Result<(), Error> {
-        let stream = &mut self.stream;
-        if self.encoder.write_with(|bytes| stream.write(bytes))? {
+        let written = match &mut self.io {
+            SendIo::Plain(stream) => self.encoder.write_with(|bytes| stream.write(bytes))?,
+            #[cfg(feature = "tls")]
+            SendIo::Tls(tls) => tls.write(&mut self.encoder, tls::Blocking::Yes)?,
+        };
+        if written {
             Ok(())
         } else {
             // Only a socket set non-blocking by its owner gets here.
@@ -173,23 +205,38 @@ impl Sender {
     }
 
     /// Writes what is pending, then closes the sending side of the
-    /// connection: the router sees EOF, delivers every frame, and closes the
-    /// connection once it has flushed what it had queued for this client.
+    /// connection (over TLS, with `close_notify` first): the router sees
+    /// EOF, delivers every frame, and closes the connection once it has
+    /// flushed what it had queued for this client.
     pub fn close(mut self) -> Result<(), Error> {
         self.flush()?;
-        self.stream.shutdown(Shutdown::Write)?;
+        match &mut self.io {
+            SendIo::Plain(stream) => stream.shutdown(Shutdown::Write)?,
+            #[cfg(feature = "tls")]
+            SendIo::Tls(tls) => tls.close()?,
+        }
         Ok(())
     }
 
     /// Writes what is pending without blocking; whether all of it went.
     #[cfg(unix)]
-    fn write_without_blocking(&mut self) -> io::Result<bool> {
-        let socket = socket2::SockRef::from(&self.stream);
-        // A per-call flag, not `set_nonblocking`: the receiving half shares
-        // the socket and must go on blocking.
-        self.encoder
-            .write_with(|bytes| socket.send_with_flags(bytes, libc::MSG_DONTWAIT))
+    fn write_without_blocking(&mut self) -> Result<bool, Error> {
+        match &mut self.io {
+            SendIo::Plain(stream) => Ok(self
+                .encoder
+                .write_with(|bytes| send_without_blocking(stream, bytes))?),
+            #[cfg(feature = "tls")]
+            SendIo::Tls(tls) => tls.write(&mut self.encoder, tls::Blocking::No),
+        }
     }
+}
+
+/// One `send` that does not block, with a per-call flag rather than
+/// `set_nonblocking`: the receiving half shares the socket and must go on
+/// blocking.
+#[cfg(unix)]
+fn send_without_blocking(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    socket2::SockRef::from(stream).send_with_flags(bytes, libc::MSG_DONTWAIT)
 }
 
 impl Receiver {
@@ -202,13 +249,15 @@ impl Receiver {
     /// returns it without its `0x00` terminator. `Ok(None)` when the router
     /// closed the connection between payloads (after a drain, or once this
     /// client closed its sending side); a connection cut inside a payload is
-    /// [`DecodeError::Truncated`].
+    /// [`DecodeError::Truncated`]. Over TLS, the router ends the stream with
+    /// `close_notify`; a TCP EOF without it is an `UnexpectedEof` IO error,
+    /// since the stream may have been cut by someone else.
     pub fn recv(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
             if let Some(payload) = self.decoder.poll_payload()? {
                 return Ok(Some(payload.to_vec()));
             }
-            if read_into(&mut self.stream, &mut self.decoder)? == 0 {
+            if !self.io.read_into(&mut self.decoder)? {
                 self.decoder.handle_eof()?;
                 return Ok(None);
             }
@@ -216,16 +265,28 @@ impl Receiver {
     }
 }
 
-/// One read from `stream` into `decoder`; 0 at EOF. Retries `Interrupted`.
-fn read_into(stream: &mut TcpStream, decoder: &mut Decoder) -> io::Result<usize> {
-    loop {
-        match stream.read(decoder.read_buf()) {
-            Ok(n) => {
+impl ReceiveIo {
+    /// Blocks until some bytes of the router's stream arrive, and hands them
+    /// to `decoder`; `false` once the stream has ended.
+    fn read_into(&mut self, decoder: &mut Decoder) -> Result<bool, Error> {
+        match self {
+            ReceiveIo::Plain(stream) => {
+                let n = read_retrying(stream, decoder.read_buf())?;
                 decoder.filled(n);
-                return Ok(n);
+                Ok(n > 0)
             }
+            #[cfg(feature = "tls")]
+            ReceiveIo::Tls(tls) => tls.read_into(decoder),
+        }
+    }
+}
+
+/// One read from `stream` into `buf`; 0 at EOF. Retries `Interrupted`.
+fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
+            result => return result,
         }
     }
 }

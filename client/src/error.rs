@@ -21,6 +21,12 @@ pub enum Error {
     /// The socket failed: connecting, reading or writing.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// TLS failed (feature `tls`): the handshake (the router's certificate
+    /// is not trusted or not for the name given, or the router refused this
+    /// client's certificate), or a record the router sent later.
+    #[cfg(feature = "tls")]
+    #[error("TLS: {0}")]
+    Tls(rustls::Error),
 }
 
 /// Why [`try_send`](crate::blocking::Client::try_send) did not take a frame.
@@ -51,13 +57,16 @@ impl From<io::Error> for TrySendError {
 }
 
 /// For callers that speak `io::Result`: a socket error as it was; a refused
-/// payload as `InvalidInput`; bytes that break the protocol as `InvalidData`.
+/// payload as `InvalidInput`; bytes that break the protocol, or a TLS
+/// failure, as `InvalidData`.
 impl From<Error> for io::Error {
     fn from(error: Error) -> Self {
         match error {
             Error::Io(error) => error,
             Error::Payload(error) => io::Error::new(io::ErrorKind::InvalidInput, error),
             Error::Decode(error) => io::Error::new(io::ErrorKind::InvalidData, error),
+            #[cfg(feature = "tls")]
+            Error::Tls(error) => io::Error::new(io::ErrorKind::InvalidData, error),
         }
     }
 }

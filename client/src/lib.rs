@@ -10,6 +10,8 @@
 //!   loop, or feed it byte slices in a test.
 //! - **A blocking client** ([`blocking::Client`]) over [`std::net::TcpStream`].
 //! - **An async client for tokio** (`tokio::Client`, with the feature `tokio`).
+//! - **TLS** for both (feature `tls`): `connect_tls`, and `tls::client_config`
+//!   to build the rustls config from PEM files.
 //!
 //! Both clients have the same shape: `connect(addr)`, `id()`,
 //! `send(dest, payload)`, `recv()` (the next payload, without its `0x00`
@@ -70,8 +72,32 @@
 //! # Ok::<(), router_client::Error>(())
 //! ```
 //!
-//! The clients speak plain TCP; TLS will come through the same API once
-//! the router serves it.
+//! # TLS
+//!
+//! With the feature `tls`, both clients connect to a router that serves TLS
+//! (`router --tls-cert F --tls-key F`) through `connect_tls(addr,
+//! server_name, config)`, and return the same `Client`: everything above
+//! works unchanged, `split` included. rustls does the TLS, with the ring
+//! provider as the router; `tls::client_config` builds its config from the
+//! CA file that issued the router's certificate, plus this client's
+//! certificate and key for a router that asks for one (mutual TLS,
+//! `router --tls-client-ca F`). A failed handshake is `Error::Tls`, with
+//! rustls' reason. The blocking halves share one TLS session, and a sender
+//! blocked by a paused router never keeps its receiver from reading.
+//!
+#![cfg_attr(feature = "tls", doc = "```no_run")]
+#![cfg_attr(not(feature = "tls"), doc = "```text")]
+//! use std::path::Path;
+//! use router_client::blocking::Client;
+//! use router_client::tls::{self, ServerName};
+//!
+//! let config = tls::client_config(Path::new("ca.pem"), None)?;
+//! let name = ServerName::try_from("router.example")?;
+//! let mut client = Client::connect_tls("router.example:8443", name, config)?;
+//! client.send(client.id(), b"note to self, encrypted")?;
+//! assert_eq!(client.recv()?.as_deref(), Some(&b"note to self, encrypted"[..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 
@@ -80,6 +106,8 @@ mod decoder;
 mod encoder;
 mod error;
 mod frame;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

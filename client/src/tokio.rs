@@ -15,12 +15,17 @@
 use std::io;
 
 use ::tokio::io::{AsyncReadExt, AsyncWriteExt};
-use ::tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use ::tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::decoder::{DecodeError, Decoder};
 use crate::encoder::Encoder;
 use crate::error::{Error, TrySendError};
+
+mod halves;
+#[cfg(feature = "tls")]
+mod tls;
+
+use halves::{ReadIo, WriteIo};
 
 /// A connection to the router that has received its ID.
 ///
@@ -32,13 +37,14 @@ pub struct Client {
     receiver: Receiver,
 }
 
-/// The sending half of a [`Client`]. Dropping it closes the connection's
-/// sending side (tokio's `OwnedWriteHalf` does): the router then closes the
-/// connection once it has delivered what was queued for it.
+/// The sending half of a [`Client`]. Over plain TCP, dropping it closes the
+/// connection's sending side (tokio's `OwnedWriteHalf` does): the router
+/// then closes the connection once it has delivered what was queued for it.
+/// Over TLS, call [`Sender::close`] for that.
 #[derive(Debug)]
 pub struct Sender {
     id: u32,
-    write: OwnedWriteHalf,
+    write: WriteIo,
     encoder: Encoder,
 }
 
@@ -46,7 +52,7 @@ pub struct Sender {
 #[derive(Debug)]
 pub struct Receiver {
     id: u32,
-    read: OwnedReadHalf,
+    read: ReadIo,
     decoder: Decoder,
 }
 
@@ -68,8 +74,18 @@ impl Client {
     /// As [`Client::from_stream`], reading with `decoder` (for its payload
     /// limit or read size). It must be a fresh [`Decoder::new`]: the
     /// connection's ID is read through it.
-    pub async fn with_decoder(stream: TcpStream, mut decoder: Decoder) -> Result<Client, Error> {
-        let (mut read, write) = stream.into_split();
+    pub async fn with_decoder(stream: TcpStream, decoder: Decoder) -> Result<Client, Error> {
+        let (read, write) = stream.into_split();
+        Self::read_id(ReadIo::Plain(read), WriteIo::Plain(write), decoder).await
+    }
+
+    /// Reads the connection's ID through `read` and `decoder`, and makes the
+    /// client.
+    async fn read_id(
+        mut read: ReadIo,
+        write: WriteIo,
+        mut decoder: Decoder,
+    ) -> Result<Client, Error> {
         let id = loop {
             if let Some(id) = decoder.id() {
                 break id;
@@ -152,6 +168,8 @@ impl Sender {
     /// frame now; [`TrySendError::Full`] otherwise, with nothing written.
     /// "Now" is as far as the runtime knows (tokio's `try_write`): a socket
     /// whose readiness the runtime has not yet seen also reports `Full`.
+    /// Over TLS, what the socket cannot take yet may wait encrypted in the
+    /// session's send buffer (64 KiB), which counts as taken.
     ///
     /// A frame it accepts may be only partly written when the socket fills
     /// up; the rest goes first at the next `send`, `try_send` or
@@ -159,12 +177,19 @@ impl Sender {
     /// it can and otherwise reports `Full`.
     pub fn try_send(&mut self, dest: u32, payload: &[u8]) -> Result<(), TrySendError> {
         crate::frame::check_payload(payload)?;
-        let write = &self.write;
-        if !self.encoder.write_with(|bytes| write.try_write(bytes))? {
+        let write = &mut self.write;
+        let taken = self
+            .encoder
+            .write_with(|bytes| write.try_write(bytes))
+            .map_err(halves::error)?;
+        if !taken {
             return Err(TrySendError::Full);
         }
         self.encoder.push(dest, payload)?;
-        self.encoder.write_with(|bytes| write.try_write(bytes))?;
+        self.encoder
+            .write_with(|bytes| write.try_write(bytes))
+            .and_then(|_| write.try_flush())
+            .map_err(halves::error)?;
         Ok(())
     }
 
@@ -175,18 +200,20 @@ impl Sender {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.encoder.consume(n),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(halves::error(error)),
             }
         }
-        Ok(())
+        // A TLS session holds what it encrypted until flushed.
+        self.write.flush().await.map_err(halves::error)
     }
 
     /// Writes what is pending, then closes the sending side of the
-    /// connection: the router sees EOF, delivers every frame, and closes the
-    /// connection once it has flushed what it had queued for this client.
+    /// connection (over TLS, with `close_notify` first): the router sees
+    /// EOF, delivers every frame, and closes the connection once it has
+    /// flushed what it had queued for this client.
     pub async fn close(mut self) -> Result<(), Error> {
         self.flush().await?;
-        self.write.shutdown().await?;
+        self.write.shutdown().await.map_err(halves::error)?;
         Ok(())
     }
 }
@@ -200,7 +227,9 @@ impl Receiver {
     /// Waits for the next payload delivered to this client, and returns it
     /// without its `0x00` terminator. `Ok(None)` when the router closed the
     /// connection between payloads; a connection cut inside a payload is
-    /// [`DecodeError::Truncated`].
+    /// [`DecodeError::Truncated`]. Over TLS, the router ends the stream with
+    /// `close_notify`; a TCP EOF without it is an `UnexpectedEof` IO error,
+    /// since the stream may have been cut by someone else.
     ///
     /// Cancel-safe: dropping the future loses no byte.
     pub async fn recv(&mut self) -> Result<Option<Vec<u8>>, Error> {
@@ -217,8 +246,8 @@ impl Receiver {
 }
 
 /// One read from `read` into `decoder`; 0 at EOF. Cancel-safe.
-async fn read_into(read: &mut OwnedReadHalf, decoder: &mut Decoder) -> io::Result<usize> {
-    let n = read.read(decoder.read_buf()).await?;
+async fn read_into(read: &mut ReadIo, decoder: &mut Decoder) -> Result<usize, Error> {
+    let n = read.read(decoder.read_buf()).await.map_err(halves::error)?;
     decoder.filled(n);
     Ok(n)
 }

@@ -27,6 +27,7 @@ mod descriptors;
 mod harness;
 mod process;
 mod scrape;
+mod split_exchange;
 
 pub use binary::RouterProcess;
 pub use client::{Client, TlsClient, frame, is_reset};
@@ -34,6 +35,7 @@ pub use descriptors::exhaust_descriptors_then_recover;
 pub use harness::{Driver, PATIENCE, TestRouter, start, start_observed, start_tls, within};
 pub use process::{exclusive, open_fds, raise_fd_limit, resident_bytes};
 pub use scrape::{Exposition, scrape};
+pub use split_exchange::{SPLIT_FRAMES, blocking_split_exchange, tokio_split_exchange};
 
 /// Instantiates each listed test once per driver, with one shard and with
 /// two, in a module named after both: `driver_tests! { reference_exchange }`

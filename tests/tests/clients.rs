@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 
 use router_client::{DecodeError, Error, PayloadError, TrySendError, blocking};
 use router_core::Config;
-use router_tests::{Driver, TestRouter, driver_tests, start, within};
+use router_tests::{
+    Driver, SPLIT_FRAMES, TestRouter, blocking_split_exchange, driver_tests, start,
+    tokio_split_exchange, within,
+};
 use tokio::net::TcpSocket;
 
 driver_tests! {
@@ -17,13 +20,6 @@ driver_tests! {
     tokio_try_send_reports_full_while_the_sender_is_paused,
     blocking_try_send_reports_full_while_the_sender_is_paused,
     a_connection_without_an_id_is_a_clear_error,
-}
-
-/// How many frames each half sends in the split tests.
-const FRAMES: usize = 1000;
-
-fn numbered(seq: usize) -> Vec<u8> {
-    format!("frame {seq}").into_bytes()
 }
 
 /// Checks that a send was refused for a `0x00` at `offset`.
@@ -62,35 +58,10 @@ async fn tokio_client_exchanges_and_splits(driver: Driver) -> io::Result<()> {
         "nothing of the refused frame was sent"
     );
 
-    let (alice_id, bob_id) = (alice.id(), bob.id());
-    let (mut alice_tx, mut alice_rx) = alice.split();
-    let (mut bob_tx, mut bob_rx) = bob.split();
-    let sends = async {
-        for seq in 0..FRAMES {
-            alice_tx.send(bob_id, &numbered(seq)).await?;
-            bob_tx.send(alice_id, &numbered(seq)).await?;
-        }
-        Ok::<_, Error>(())
-    };
-    let receives = async {
-        for seq in 0..FRAMES {
-            assert_eq!(bob_rx.recv().await?, Some(numbered(seq)));
-            assert_eq!(alice_rx.recv().await?, Some(numbered(seq)));
-        }
-        Ok::<_, Error>(())
-    };
-    let (sent, received) =
-        within("split exchange", async { tokio::join!(sends, receives) }).await?;
-    sent?;
-    received?;
-
-    alice_tx.close().await?;
-    assert_eq!(within("close", alice_rx.recv()).await??, None);
-    bob_tx.close().await?;
-    assert_eq!(within("close", bob_rx.recv()).await??, None);
+    tokio_split_exchange(alice, bob).await?;
 
     let stats = router.stop().await?;
-    assert_eq!(stats.routed.frames, 3 + 2 * FRAMES as u64);
+    assert_eq!(stats.routed.frames, 3 + 2 * SPLIT_FRAMES as u64);
     assert_eq!(stats.dropped_total().frames, 0);
     Ok(())
 }
@@ -113,33 +84,14 @@ async fn blocking_client_exchanges_and_splits(driver: Driver) -> io::Result<()> 
         alice.send(bob.id(), b"still fine")?;
         assert_eq!(bob.recv()?.as_deref(), Some(&b"still fine"[..]));
 
-        let (alice_id, bob_id) = (alice.id(), bob.id());
-        let (mut alice_tx, mut alice_rx) = alice.split();
-        let (mut bob_tx, mut bob_rx) = bob.split();
-        let sender = std::thread::spawn(move || -> Result<_, Error> {
-            for seq in 0..FRAMES {
-                alice_tx.send(bob_id, &numbered(seq))?;
-                bob_tx.send(alice_id, &numbered(seq))?;
-            }
-            Ok((alice_tx, bob_tx))
-        });
-        for seq in 0..FRAMES {
-            assert_eq!(bob_rx.recv()?, Some(numbered(seq)));
-            assert_eq!(alice_rx.recv()?, Some(numbered(seq)));
-        }
-        let (alice_tx, bob_tx) = sender.join().expect("sender thread")?;
-        alice_tx.close()?;
-        assert_eq!(alice_rx.recv()?, None);
-        bob_tx.close()?;
-        assert_eq!(bob_rx.recv()?, None);
-        Ok(())
+        blocking_split_exchange(alice, bob)
     });
     within("blocking exchange", exchange)
         .await?
         .map_err(io::Error::other)??;
 
     let stats = router.stop().await?;
-    assert_eq!(stats.routed.frames, 3 + 2 * FRAMES as u64);
+    assert_eq!(stats.routed.frames, 3 + 2 * SPLIT_FRAMES as u64);
     assert_eq!(stats.dropped_total().frames, 0);
     Ok(())
 }
