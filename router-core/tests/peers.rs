@@ -156,8 +156,8 @@ impl Io for CoreIo<'_> {
 
     fn stop_listening(&mut self) {}
 
-    fn send_to_peer(&mut self, _peer: PeerId, batch: &[u8]) -> bool {
-        self.link.push_back(batch.to_vec());
+    fn send_to_peer(&mut self, _peer: PeerId, batch: &mut Vec<u8>) -> bool {
+        self.link.push_back(std::mem::take(batch));
         true
     }
 }
