@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use router_core::PeerId;
 use router_links::{Doorbell, PeerChange, PeerLinks};
@@ -168,6 +168,11 @@ impl PeerLinks for ShardLinks {
             self.next_incoming = (self.next_incoming + 1) % rings;
             match from.ring.pop() {
                 Ok(mut batch) => {
+                    // Freed a slot, then looks at the flag; the sender flags,
+                    // then looks at the slots (`has_room_again`). The fences
+                    // order each side's two steps, which are on different
+                    // atomics: one of the two sees the other.
+                    fence(Ordering::SeqCst);
                     if from.sender_refused.load(Ordering::SeqCst) {
                         from.sender_doorbell.ring();
                     }
@@ -191,6 +196,7 @@ impl PeerLinks for ShardLinks {
     /// a receiver frees a slot, then rings the sender if it was refused)
     /// means a sender never sleeps holding a batch that a ring has room for.
     fn has_room_again(&mut self) -> bool {
+        fence(Ordering::SeqCst);
         self.outgoing
             .iter()
             .any(|out| out.refused.load(Ordering::SeqCst) && out.ring.slots() > 0)
