@@ -115,7 +115,11 @@ impl PeerLinks for NatsLinks {
         self.to_report.pop().map(PeerChange::Up)
     }
 
-    fn send(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    /// Copies the batch rather than take the buffer: a published `Bytes`
+    /// never comes back to be reused, so taking it would only move the
+    /// allocation to the router's next batch, which grows from empty, one
+    /// reallocation at a time.
+    fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         let stats = &self.shared.stats;
         if !self.shared.connected.load(Ordering::SeqCst) || !self.outbox.reserve(batch.len()) {
             ClusterStats::bump(&stats.send_refused, 1);

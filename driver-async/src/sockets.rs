@@ -129,7 +129,7 @@ impl<S: Socket, L> Io for Sockets<S, L> {
         self.listener = None;
     }
 
-    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    fn send_to_peer(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         self.peers
             .as_mut()
             .is_some_and(|peers| peers.send(peer, batch))

@@ -131,7 +131,7 @@ impl Io for Sockets {
         self.listener = None;
     }
 
-    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    fn send_to_peer(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         self.peers
             .as_mut()
             .is_some_and(|peers| peers.send(peer, batch))

@@ -71,7 +71,7 @@ impl CoreLinks {
 
     /// For [`Io::send_to_peer`](router_core::Io::send_to_peer): hands
     /// `batch` to the link to `peer`.
-    pub fn send(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    pub fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         self.links.send(peer, batch)
     }
 }

@@ -1,6 +1,9 @@
 //! Waking a sleeping event loop from another thread, only when it sleeps.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 
 /// How a loop is woken from another thread: a `mio::Waker`, or the waker of
 /// an async task.
@@ -15,10 +18,16 @@ pub trait Wake: Send + Sync {
 /// checks its links once more, and calls [`awake`](Self::awake) when it has
 /// work after all, and after every wait. A link that delivered a batch
 /// rings; the ring wakes the loop only if it is asleep, so a busy loop costs
-/// its peers no system call. The order (flag, then check; deliver, then
-/// ring), with sequentially consistent flag accesses, means a batch is never
-/// left unseen by a sleeping loop: either the loop's last check sees it, or
-/// the ring sees the flag.
+/// its peers no system call, and does not even write the flag's cache line.
+/// The order (flag, then check; deliver, then ring), with a sequentially
+/// consistent fence between the two steps on each side, means a batch is
+/// never left unseen by a sleeping loop: either the loop's last check sees
+/// it, or the ring sees the flag. Fences, not sequentially consistent
+/// accesses of the flag alone: the delivery and the check are the links'
+/// own release store and acquire load (a ring's tail), which a store and
+/// load of the flag do not order (on ARM an acquire load may pass an
+/// earlier release store). `tests/loom_doorbell.rs` checks the hand-off
+/// under every interleaving `loom` explores.
 pub struct Doorbell {
     asleep: AtomicBool,
     wake: Box<dyn Wake>,
@@ -37,7 +46,11 @@ impl Doorbell {
 
     /// A batch was delivered: wakes the loop if it sleeps.
     pub fn ring(&self) {
-        if self.asleep.swap(false, Ordering::SeqCst) {
+        // Pairs with the fence in `sleep`: either the loop's check after
+        // that fence sees the delivery before this one, or this load sees
+        // its flag. Only one ring that sees it wins the swap, and wakes.
+        fence(Ordering::SeqCst);
+        if self.asleep.load(Ordering::Relaxed) && self.asleep.swap(false, Ordering::Relaxed) {
             self.wakeups.fetch_add(1, Ordering::Relaxed);
             self.wake.wake();
         }
@@ -47,12 +60,14 @@ impl Doorbell {
     /// link once more after this, and call [`awake`](Self::awake) instead of
     /// waiting if one had something.
     pub fn sleep(&self) {
-        self.asleep.store(true, Ordering::SeqCst);
+        self.asleep.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
     }
 
-    /// The loop is running: rings cost nothing until it sleeps again.
+    /// The loop is running: rings cost nothing until it sleeps again. (A
+    /// ring that still sees the flag only wakes the loop once more.)
     pub fn awake(&self) {
-        self.asleep.store(false, Ordering::SeqCst);
+        self.asleep.store(false, Ordering::Relaxed);
     }
 
     /// How many times a ring woke the loop, for the stats.
@@ -70,7 +85,9 @@ impl std::fmt::Debug for Doorbell {
     }
 }
 
-#[cfg(test)]
+// With `--cfg loom`, the atomics are loom's, which only work inside a loom
+// model: `tests/loom_doorbell.rs` tests it then.
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;

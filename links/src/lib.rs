@@ -15,6 +15,16 @@
 //! A loop that sleeps must be woken when a batch arrives for it, and only
 //! then: every link into one core rings that core's [`Doorbell`], which wakes
 //! the loop only if it is asleep, and counts the wake-ups it cost.
+//!
+//! The doorbell's hand-off (a loop about to sleep against a link
+//! delivering) is checked under every interleaving [loom] explores, with
+//! loom's atomics in place of the standard ones:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p router-links --release --test loom_doorbell
+//! ```
+//!
+//! [loom]: https://docs.rs/loom
 
 mod accept_gate;
 mod core_links;

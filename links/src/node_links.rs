@@ -37,7 +37,7 @@ impl PeerLinks for NodeLinks {
             .or_else(|| self.remote.poll_change())
     }
 
-    fn send(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         if peer.node == self.node {
             self.local.send(peer, batch)
         } else {
@@ -89,7 +89,7 @@ mod tests {
         fn poll_change(&mut self) -> Option<PeerChange> {
             self.lock().unwrap().changes.pop_front()
         }
-        fn send(&mut self, peer: PeerId, _batch: &[u8]) -> bool {
+        fn send(&mut self, peer: PeerId, _batch: &mut Vec<u8>) -> bool {
             self.lock().unwrap().sent.push(peer);
             true
         }
@@ -128,8 +128,8 @@ mod tests {
         assert_eq!(links.poll_change(), Some(PeerChange::Up(PeerId::new(2, 1))));
         assert_eq!(links.poll_change(), Some(PeerChange::Up(PeerId::new(0, 0))));
         assert_eq!(links.poll_change(), None);
-        assert!(links.send(PeerId::new(2, 1), b"x"));
-        assert!(links.send(PeerId::new(3, 0), b"y"));
+        assert!(links.send(PeerId::new(2, 1), &mut b"x".to_vec()));
+        assert!(links.send(PeerId::new(3, 0), &mut b"y".to_vec()));
         assert_eq!(local.lock().unwrap().sent, [PeerId::new(2, 1)]);
         assert_eq!(remote.lock().unwrap().sent, [PeerId::new(3, 0)]);
         let mut got = Vec::new();

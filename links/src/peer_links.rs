@@ -22,9 +22,16 @@ pub trait PeerLinks: Send {
 
     /// Hands `batch` to the link that reaches `peer`, and rings the peer's
     /// doorbell if it is in this process. `false` if the link cannot take it
-    /// now (full, or not connected): the router keeps the batch and offers it
-    /// again later.
-    fn send(&mut self, peer: PeerId, batch: &[u8]) -> bool;
+    /// now (full, or not connected): the router keeps the batch, untouched,
+    /// and offers it again later.
+    ///
+    /// `batch` is the router's buffer, holding the batch and nothing else
+    /// (see [`Io::send_to_peer`](router_core::Io::send_to_peer)). A link
+    /// that takes the batch may take the buffer too, leaving an empty one in
+    /// its place, ideally one its peer has handed back, so that batches are
+    /// neither copied nor allocated; or it may copy the bytes and leave the
+    /// buffer as it was.
+    fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool;
 
     /// Hands every batch that has arrived for this core, in arrival order per
     /// peer, to `take`, up to a bound of the link's own so that one turn of

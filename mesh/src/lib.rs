@@ -11,6 +11,13 @@
 //! blocks a loop, and what is in flight is bounded twice, by the router's
 //! `peer_window` and by the ring's slots.
 //!
+//! A batch travels as the router's own buffer, not a copy: the receiving
+//! shard hands the buffer back, emptied, on a second ring beside the first,
+//! and the sender gives it to its router for a later batch in place of the
+//! one it took. Steady traffic between shards thus copies no batch and
+//! allocates none; what is kept for reuse is bounded by [`SPARE_BUFFERS`]
+//! and [`KEEP_BUFFER_CAPACITY`].
+//!
 //! ```
 //! use std::sync::Arc;
 //! use router_core::PeerId;
@@ -24,7 +31,9 @@
 //! let doorbells = (0..2).map(|_| Arc::new(Doorbell::new(Box::new(Nobody)))).collect();
 //! let [mut zero, mut one]: [_; 2] = router_mesh::mesh(0, doorbells, 64).try_into().unwrap();
 //! assert_eq!(zero.poll_change(), Some(PeerChange::Up(PeerId::new(0, 1))));
-//! assert!(zero.send(PeerId::new(0, 1), b"a batch"));
+//! let mut batch = b"a batch".to_vec();
+//! assert!(zero.send(PeerId::new(0, 1), &mut batch));
+//! assert!(batch.is_empty(), "the ring took the buffer, and left another");
 //! let mut got = Vec::new();
 //! assert_eq!(one.receive(&mut |batch| got.push(batch.to_vec())), 1);
 //! assert_eq!(got, [b"a batch".to_vec()]);
@@ -32,4 +41,4 @@
 
 mod shard_links;
 
-pub use shard_links::{RECEIVE_PER_TURN, ShardLinks, mesh};
+pub use shard_links::{KEEP_BUFFER_CAPACITY, RECEIVE_PER_TURN, SPARE_BUFFERS, ShardLinks, mesh};

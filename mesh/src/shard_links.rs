@@ -2,21 +2,35 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use router_core::PeerId;
 use router_links::{Doorbell, PeerChange, PeerLinks};
-use rtrb::{Consumer, Producer, RingBuffer};
+use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
 /// Batches one [`receive`](PeerLinks::receive) hands over at most, from all
 /// peers together, so that a turn of the loop stays short however busy its
 /// peers are.
 pub const RECEIVE_PER_TURN: usize = 64;
 
+/// Emptied batch buffers a shard holds for each peer to reuse, at most:
+/// more than a few turns' worth of batches in flight is a burst, and the
+/// buffers past this are freed rather than kept for the next one.
+pub const SPARE_BUFFERS: usize = 32;
+
+/// A buffer larger than this is freed once its batch is taken, rather than
+/// handed back: one burst's large batch should not stay as idle heap. With
+/// [`SPARE_BUFFERS`], this bounds what a pair of shards keeps for reuse to
+/// 2 MiB each way.
+pub const KEEP_BUFFER_CAPACITY: usize = 64 * 1024;
+
 /// The ring to one peer shard, and that shard's doorbell.
 struct Outgoing {
     peer: PeerId,
     ring: Producer<Vec<u8>>,
+    /// The buffers of batches the peer has taken, emptied, for the next
+    /// batches to this peer.
+    spares: Consumer<Vec<u8>>,
     doorbell: Arc<Doorbell>,
     /// Reported `Down` since its loop ended.
     down: bool,
@@ -30,6 +44,8 @@ struct Outgoing {
 /// full ring gets room again: the peer may sleep holding a batch for it.
 struct Incoming {
     ring: Consumer<Vec<u8>>,
+    /// Where the buffer of each batch taken goes back to its sender.
+    spares: Producer<Vec<u8>>,
     sender_doorbell: Arc<Doorbell>,
     /// The sender's [`Outgoing::refused`].
     sender_refused: Arc<AtomicBool>,
@@ -63,11 +79,13 @@ pub fn mesh(node: u32, doorbells: Vec<Arc<Doorbell>>, ring_slots: usize) -> Vec<
     for from in 0..shards {
         for to in (0..shards).filter(|&to| to != from) {
             let (producer, consumer) = RingBuffer::new(ring_slots.max(1));
+            let (spares_back, spares) = RingBuffer::new(SPARE_BUFFERS);
             let peer = PeerId::new(node, to as u32);
             let refused = Arc::new(AtomicBool::new(false));
             links[from].outgoing.push(Outgoing {
                 peer,
                 ring: producer,
+                spares,
                 doorbell: doorbells[to].clone(),
                 down: false,
                 refused: refused.clone(),
@@ -75,6 +93,7 @@ pub fn mesh(node: u32, doorbells: Vec<Arc<Doorbell>>, ring_slots: usize) -> Vec<
             links[from].changes.push_back(PeerChange::Up(peer));
             links[to].incoming.push(Incoming {
                 ring: consumer,
+                spares: spares_back,
                 sender_doorbell: doorbells[from].clone(),
                 sender_refused: refused,
             });
@@ -111,7 +130,11 @@ impl PeerLinks for ShardLinks {
         Some(PeerChange::Down(ended.peer))
     }
 
-    fn send(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    /// Takes the router's buffer whole onto the ring, and leaves in its
+    /// place one the peer has emptied (a new, empty one if it has none to
+    /// spare): the batch's bytes are not copied, and in steady traffic no
+    /// buffer is allocated.
+    fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         let Some(out) = self.outgoing(peer) else {
             return false;
         };
@@ -123,9 +146,15 @@ impl PeerLinks for ShardLinks {
             return false;
         }
         out.refused.store(false, Ordering::Relaxed);
-        let pushed = out.ring.push(batch.to_vec()).is_ok();
+        let spare = out.spares.pop().unwrap_or_default();
+        if let Err(PushError::Full(full)) = out.ring.push(std::mem::replace(batch, spare)) {
+            // Not after `is_full` said otherwise, this being the only
+            // producer; but the batch stays the router's if it happens.
+            *batch = full;
+            return false;
+        }
         out.doorbell.ring();
-        pushed
+        true
     }
 
     fn receive(&mut self, take: &mut dyn FnMut(&[u8])) -> usize {
@@ -138,11 +167,22 @@ impl PeerLinks for ShardLinks {
             let from = &mut self.incoming[self.next_incoming];
             self.next_incoming = (self.next_incoming + 1) % rings;
             match from.ring.pop() {
-                Ok(batch) => {
+                Ok(mut batch) => {
+                    // Freed a slot, then looks at the flag; the sender flags,
+                    // then looks at the slots (`has_room_again`). The fences
+                    // order each side's two steps, which are on different
+                    // atomics: one of the two sees the other.
+                    fence(Ordering::SeqCst);
                     if from.sender_refused.load(Ordering::SeqCst) {
                         from.sender_doorbell.ring();
                     }
                     take(&batch);
+                    batch.clear();
+                    if batch.capacity() <= KEEP_BUFFER_CAPACITY {
+                        // If the sender holds enough spares, this one is
+                        // freed here.
+                        let _ = from.spares.push(batch);
+                    }
                     taken += 1;
                     empty_in_a_row = 0;
                 }
@@ -156,6 +196,7 @@ impl PeerLinks for ShardLinks {
     /// a receiver frees a slot, then rings the sender if it was refused)
     /// means a sender never sleeps holding a batch that a ring has room for.
     fn has_room_again(&mut self) -> bool {
+        fence(Ordering::SeqCst);
         self.outgoing
             .iter()
             .any(|out| out.refused.load(Ordering::SeqCst) && out.ring.slots() > 0)
@@ -170,5 +211,71 @@ impl std::fmt::Debug for ShardLinks {
                 &self.outgoing.iter().map(|o| o.peer).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use router_links::Wake;
+
+    use super::*;
+
+    struct Nobody;
+
+    impl Wake for Nobody {
+        fn wake(&self) {}
+    }
+
+    fn two_shards() -> (ShardLinks, ShardLinks) {
+        let doorbells = (0..2)
+            .map(|_| Arc::new(Doorbell::new(Box::new(Nobody))))
+            .collect();
+        let mut links = mesh(0, doorbells, 4);
+        let one = links.pop().unwrap();
+        (links.pop().unwrap(), one)
+    }
+
+    const ONE: PeerId = PeerId::new(0, 1);
+
+    #[test]
+    fn a_batch_buffer_comes_back_to_its_sender_for_a_later_batch() {
+        let (mut zero, mut one) = two_shards();
+        let mut batch = Vec::with_capacity(1000);
+        batch.extend_from_slice(b"first");
+        let first_buffer = batch.as_ptr();
+        assert!(zero.send(ONE, &mut batch));
+        assert_eq!(batch.capacity(), 0, "no spare yet: a new, empty one");
+        let mut got = Vec::new();
+        assert_eq!(one.receive(&mut |b| got.push(b.to_vec())), 1);
+        assert_eq!(got, [b"first".to_vec()]);
+
+        batch.extend_from_slice(b"second");
+        assert!(zero.send(ONE, &mut batch));
+        assert_eq!(batch.as_ptr(), first_buffer, "the first batch's buffer");
+        assert!(batch.is_empty(), "emptied");
+        assert_eq!(batch.capacity(), 1000);
+    }
+
+    #[test]
+    fn a_large_buffer_is_freed_rather_than_kept() {
+        let (mut zero, mut one) = two_shards();
+        let mut batch = vec![1; KEEP_BUFFER_CAPACITY + 1];
+        assert!(zero.send(ONE, &mut batch));
+        assert_eq!(one.receive(&mut |_| {}), 1);
+        batch.push(2);
+        assert!(zero.send(ONE, &mut batch));
+        assert_eq!(batch.capacity(), 0, "nothing came back");
+    }
+
+    #[test]
+    fn a_refused_batch_stays_with_the_router_untouched() {
+        let (mut zero, _one) = two_shards();
+        for n in 0..4 {
+            assert!(zero.send(ONE, &mut vec![n]));
+        }
+        let mut batch = b"fifth".to_vec();
+        let buffer = batch.as_ptr();
+        assert!(!zero.send(ONE, &mut batch), "the ring is full");
+        assert_eq!((batch.as_slice(), batch.as_ptr()), (&b"fifth"[..], buffer));
     }
 }

@@ -102,7 +102,7 @@ fn batches_cross_whole_and_in_order_between_threads_that_sleep() {
                 while sent < BATCHES || expected < BATCHES {
                     assert!(Instant::now() < deadline, "shard {me} did not finish");
                     // A turn: send while the ring takes, then take in.
-                    while sent < BATCHES && links.send(peer, &numbered(sent)) {
+                    while sent < BATCHES && links.send(peer, &mut numbered(sent)) {
                         sent += 1;
                     }
                     if take_in_order(&mut links, &mut expected) > 0 || links.has_room_again() {
@@ -141,27 +141,27 @@ fn batches_cross_whole_and_in_order_between_threads_that_sleep() {
 fn a_full_ring_refuses_at_once_and_takes_again_once_drained() {
     let [(mut zero, ..), (mut one, ..)]: [_; 2] = shards(2, 4).try_into().ok().unwrap();
     for n in 0..4 {
-        assert!(zero.send(shard(1), &numbered(n)), "slot {n} is free");
+        assert!(zero.send(shard(1), &mut numbered(n)), "slot {n} is free");
     }
-    assert!(!zero.send(shard(1), &numbered(4)), "the ring is full");
+    assert!(!zero.send(shard(1), &mut numbered(4)), "the ring is full");
     assert_eq!(one.receive(&mut |_| {}), 4);
-    assert!(zero.send(shard(1), &numbered(4)));
+    assert!(zero.send(shard(1), &mut numbered(4)));
     assert_eq!(receive_all(&mut one), [numbered(4)]);
     // The other direction has its own ring, empty all along.
-    assert!(one.send(shard(0), &numbered(0)));
+    assert!(one.send(shard(0), &mut numbered(0)));
 }
 
 #[test]
 fn a_sender_refused_by_a_full_ring_is_woken_when_it_has_room() {
     let [(mut zero, bell_zero, _), (mut one, ..)]: [_; 2] = shards(2, 2).try_into().ok().unwrap();
-    assert!(zero.send(shard(1), b"one") && zero.send(shard(1), b"two"));
-    assert!(!zero.send(shard(1), b"three"));
+    assert!(zero.send(shard(1), &mut b"one".to_vec()) && zero.send(shard(1), &mut b"two".to_vec()));
+    assert!(!zero.send(shard(1), &mut b"three".to_vec()));
     assert!(!zero.has_room_again());
     bell_zero.sleep();
     assert_eq!(one.receive(&mut |_| {}), 2);
     assert_eq!(bell_zero.wakeups(), 1, "the sender slept holding a batch");
     assert!(zero.has_room_again());
-    assert!(zero.send(shard(1), b"three"));
+    assert!(zero.send(shard(1), &mut b"three".to_vec()));
     assert!(!zero.has_room_again(), "told once");
 }
 
@@ -175,7 +175,7 @@ fn each_peer_comes_up_once_and_goes_down_once_its_links_are_dropped_and_read() {
         [PeerChange::Up(shard(1)), PeerChange::Up(shard(2))]
     );
     assert_eq!(changes(&mut links[0]), []);
-    assert!(links[2].send(shard(0), b"last words"));
+    assert!(links[2].send(shard(0), &mut b"last words".to_vec()));
     drop(links.pop());
     assert_eq!(
         changes(&mut links[0]),
@@ -185,8 +185,11 @@ fn each_peer_comes_up_once_and_goes_down_once_its_links_are_dropped_and_read() {
     assert_eq!(receive_all(&mut links[0]), [b"last words".to_vec()]);
     assert_eq!(changes(&mut links[0]), [PeerChange::Down(shard(2))]);
     assert_eq!(changes(&mut links[0]), [], "down once");
-    assert!(!links[0].send(shard(2), b"late"), "nobody to take it");
-    assert!(links[0].send(shard(1), b"still there"));
+    assert!(
+        !links[0].send(shard(2), &mut b"late".to_vec()),
+        "nobody to take it"
+    );
+    assert!(links[0].send(shard(1), &mut b"still there".to_vec()));
 }
 
 #[test]
@@ -194,12 +197,12 @@ fn only_a_sleeping_loop_is_woken_once_per_sleep() {
     let [(mut zero, ..), (_one, bell_one, sleeper_one)]: [_; 2] =
         shards(2, 256).try_into().ok().unwrap();
     for n in 0..100 {
-        assert!(zero.send(shard(1), &numbered(n)));
+        assert!(zero.send(shard(1), &mut numbered(n)));
     }
     assert_eq!(bell_one.wakeups(), 0, "shard 1 was awake");
     bell_one.sleep();
     for n in 0..100 {
-        assert!(zero.send(shard(1), &numbered(n)));
+        assert!(zero.send(shard(1), &mut numbered(n)));
     }
     assert_eq!(bell_one.wakeups(), 1);
     assert_eq!(sleeper_one.wakes.load(Ordering::SeqCst), 1);
@@ -210,8 +213,8 @@ fn a_receive_takes_at_most_its_bound_in_turns_from_each_peer() {
     let [(mut zero, ..), (mut one, ..), (mut two, ..)]: [_; 3] =
         shards(3, 256).try_into().ok().unwrap();
     for n in 0..100 {
-        assert!(one.send(shard(0), &[1, n]));
-        assert!(two.send(shard(0), &[2, n]));
+        assert!(one.send(shard(0), &mut vec![1, n]));
+        assert!(two.send(shard(0), &mut vec![2, n]));
     }
     let mut got = Vec::new();
     assert_eq!(
@@ -235,7 +238,7 @@ fn a_receive_takes_at_most_its_bound_in_turns_from_each_peer() {
 #[test]
 fn batches_for_a_core_outside_the_mesh_are_refused() {
     let [(mut zero, ..), _]: [_; 2] = shards(2, 4).try_into().ok().unwrap();
-    assert!(!zero.send(shard(0), b"to itself"));
-    assert!(!zero.send(PeerId::new(1, 1), b"to another node"));
-    assert!(!zero.send(shard(2), b"to a shard that does not exist"));
+    assert!(!zero.send(shard(0), &mut b"to itself".to_vec()));
+    assert!(!zero.send(PeerId::new(1, 1), &mut b"to another node".to_vec()));
+    assert!(!zero.send(shard(2), &mut b"to a shard that does not exist".to_vec()));
 }

@@ -65,13 +65,21 @@ pub trait Io {
     /// control is the router's: a link that refuses for long only stalls
     /// the senders to that peer.
     ///
+    /// `batch` holds the batch's bytes and nothing else. A link that takes
+    /// the batch may take the buffer itself rather than copy it, leaving an
+    /// empty buffer in its place (best, one its peer has finished with and
+    /// handed back, so that steady traffic neither copies nor allocates):
+    /// the router builds its next batch for `peer` in whatever `batch`
+    /// holds after a `true`, cleared. After a `false`, leave `batch` as it
+    /// was.
+    ///
     /// Called before the writes of a `drive` and after, once per peer
     /// each time (more only while what is batched exceeds
     /// [`Config::max_batch_bytes`](crate::Config::max_batch_bytes), until
     /// the link refuses a batch), only for peers the driver reported with
     /// [`Router::handle_peer_up`]. A driver without peers never sees it
     /// called; the default takes nothing.
-    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    fn send_to_peer(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         let _ = (peer, batch);
         false
     }

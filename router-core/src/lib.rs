@@ -192,8 +192,10 @@
 //!     fn stop_listening(&mut self) {}
 //!     // A sharded driver pushes onto its ring to that shard (and says
 //!     // `false` when the ring is full); a bridge publishes on its subject.
-//!     fn send_to_peer(&mut self, _peer: PeerId, batch: &[u8]) -> bool {
-//!         self.to_peer.push_back(batch.to_vec());
+//!     fn send_to_peer(&mut self, _peer: PeerId, batch: &mut Vec<u8>) -> bool {
+//!         // Takes the buffer whole: the router builds its next batch in
+//!         // the empty one left in its place.
+//!         self.to_peer.push_back(std::mem::take(batch));
 //!         true
 //!     }
 //! }

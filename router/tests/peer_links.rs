@@ -29,9 +29,9 @@ impl PeerLinks for ChannelLinks {
         (!std::mem::replace(&mut self.announced, true)).then_some(PeerChange::Up(self.peer))
     }
 
-    fn send(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         assert_eq!(peer, self.peer);
-        let sent = self.out.send(batch.to_vec()).is_ok();
+        let sent = self.out.send(std::mem::take(batch)).is_ok();
         self.far_doorbell.ring();
         sent
     }

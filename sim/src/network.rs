@@ -242,7 +242,7 @@ impl Io for Sink {
     fn close(&mut self, _conn: ConnHandle) {}
     fn resume_reading(&mut self, _conn: ConnHandle) {}
     fn stop_listening(&mut self) {}
-    fn send_to_peer(&mut self, _peer: PeerId, _batch: &[u8]) -> bool {
+    fn send_to_peer(&mut self, _peer: PeerId, _batch: &mut Vec<u8>) -> bool {
         true
     }
 }

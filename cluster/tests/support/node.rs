@@ -121,7 +121,7 @@ impl Io for NodeIo<'_> {
 
     fn stop_listening(&mut self) {}
 
-    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    fn send_to_peer(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         self.links.send(peer, batch)
     }
 }

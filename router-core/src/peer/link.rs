@@ -69,6 +69,13 @@ pub(crate) struct PeerLink {
     /// Where the batch [`build`](Self::build) returned ends in `out`, and
     /// the frames it carries: all of `out`, or what fits `max_batch_bytes`.
     cut: (usize, FrameCount),
+    /// The batch `build` returned is cut short of `out`, and was copied to
+    /// `cut_out`.
+    cut_short: bool,
+    /// A cut batch: the part of `out` that fits `max_batch_bytes`, copied,
+    /// since the driver may take the buffer it is handed whole. Only links
+    /// with a `max_batch_bytes` (a NATS bridge) ever cut.
+    cut_out: Vec<u8>,
     /// Its destinations reported full, and the senders here waiting on each.
     pub(crate) remote_full: FxHashMap<u32, Vec<u32>>,
     /// Senders waiting for room in the window.
@@ -109,6 +116,8 @@ impl PeerLink {
             out: Vec::new(),
             flags: Flags::default(),
             cut: (0, FrameCount::default()),
+            cut_short: false,
+            cut_out: Vec::new(),
             remote_full: FxHashMap::default(),
             window_waiters: Vec::new(),
             peer_epoch: None,
@@ -239,9 +248,12 @@ impl PeerLink {
             || (self.peer_epoch.is_some() && unacked >= (window / 4) as u64)
     }
 
-    /// Completes the batch for `to` and returns its bytes. It counts as sent
-    /// only once [`taken`](Self::taken). A batch over `max_batch_bytes` is
-    /// cut after the last record that fits; the rest waits for the next.
+    /// Completes the batch for `to` and returns the buffer that holds it,
+    /// and nothing else. It counts as sent only once [`taken`](Self::taken);
+    /// the driver that takes it may take the buffer too, leaving another in
+    /// its place (see [`Io::send_to_peer`](crate::Io::send_to_peer)). A
+    /// batch over `max_batch_bytes` is cut after the last record that fits;
+    /// the rest waits for the next.
     pub(crate) fn build(
         &mut self,
         me: PeerId,
@@ -250,7 +262,7 @@ impl PeerLink {
         epoch: u64,
         draining: bool,
         max_batch_bytes: usize,
-    ) -> &[u8] {
+    ) -> &mut Vec<u8> {
         self.start_batch();
         self.cut = if self.out.len() <= max_batch_bytes {
             (self.out.len(), self.pending)
@@ -278,7 +290,14 @@ impl PeerLink {
             }),
         };
         wire::write_header(&mut self.out, &header);
-        &self.out[..self.cut.0]
+        self.cut_short = self.cut.0 < self.out.len();
+        if self.cut_short {
+            self.cut_out.clear();
+            self.cut_out.extend_from_slice(&self.out[..self.cut.0]);
+            &mut self.cut_out
+        } else {
+            &mut self.out
+        }
     }
 
     /// The driver took the batch [`build`](Self::build) returned. Returns the
@@ -298,13 +317,14 @@ impl PeerLink {
         self.heartbeat_due = false;
         self.flags = Flags::default();
         self.last_sent = Some(now);
-        if end < self.out.len() {
+        if self.cut_short {
             // Cut: the records left over start the next batch.
             self.out.drain(wire::HEADER_LEN..end);
-        } else if self.out.capacity() > KEEP_BATCH_CAPACITY && end <= self.out.capacity() / 16 {
-            self.out = Vec::new();
+            release_if_idle(&mut self.cut_out, end);
         } else {
-            self.out.clear();
+            // The driver's buffer, if it took ours: empty, or one a peer
+            // returned; ours, with the batch in it, if it copied.
+            release_if_idle(&mut self.out, end);
         }
         carried
     }
@@ -348,6 +368,7 @@ impl PeerLink {
             batch_bytes: self.out.len(),
             frames_batched: self.pending.frames,
             heap_bytes: self.out.capacity()
+                + self.cut_out.capacity()
                 + self.window_waiters.capacity() * size_of::<u32>()
                 + self
                     .remote_full
@@ -357,6 +378,17 @@ impl PeerLink {
                 + self.told_full.capacity() * 16,
             full_destinations: self.remote_full.len(),
         }
+    }
+}
+
+/// Clears `buffer` for the next batch, or frees it if it is larger than
+/// [`KEEP_BATCH_CAPACITY`] and the batch just sent, `used` bytes, took a
+/// sixteenth of it or less.
+fn release_if_idle(buffer: &mut Vec<u8>, used: usize) {
+    if buffer.capacity() > KEEP_BATCH_CAPACITY && used <= buffer.capacity() / 16 {
+        *buffer = Vec::new();
+    } else {
+        buffer.clear();
     }
 }
 

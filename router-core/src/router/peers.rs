@@ -121,7 +121,7 @@ impl Router {
     pub(crate) fn transmit_to_peers(
         &mut self,
         now: Instant,
-        mut send: impl FnMut(PeerId, &[u8]) -> bool,
+        mut send: impl FnMut(PeerId, &mut Vec<u8>) -> bool,
     ) {
         if self.peers.is_empty() {
             return;

@@ -550,7 +550,7 @@ impl Io for RouterIo<'_> {
         self.network.stop_listening();
     }
 
-    fn send_to_peer(&mut self, peer: PeerId, batch: &[u8]) -> bool {
+    fn send_to_peer(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         let to = index_of_peer(peer);
         let link = self
             .links
@@ -567,7 +567,7 @@ impl Io for RouterIo<'_> {
         if link.refusing {
             return false;
         }
-        link.queue.push_back(batch.to_vec());
+        link.queue.push_back(std::mem::take(batch));
         true
     }
 }
