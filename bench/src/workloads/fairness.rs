@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 
 use super::flow::{self, Flow, Pacer};
 use super::pairs::report_send_error;
@@ -23,7 +23,6 @@ use super::pingpong::{echo, nanos_between, round_trips};
 use super::{Launch, Timing, merge_tallies, pattern};
 use crate::backends::Backend;
 use crate::error::BenchError;
-use crate::payload::Pattern;
 use crate::stats::Tally;
 
 /// Index of the ping-pong pair: its two ends are named after indices 0 and 1 (see
@@ -148,22 +147,7 @@ impl Alternation {
     }
 }
 
-/// What the ping-pong pair's thread measured: the initiator's faults and its
-/// round trips by phase, and the echoer's tally.
-struct PairMeasured {
-    initiator: Tally,
-    quiet: Tally,
-    flood: Tally,
-    echoer: Tally,
-}
-
 /// Runs `fairness`.
-///
-/// The ping-pong pair runs on a thread and a single-threaded runtime of its
-/// own. On the shared runtime its tasks would queue behind the flood's on the
-/// same workers, and its tail would measure the load generator's task
-/// scheduling rather than the server; on a thread of its own that sleeps
-/// between round trips, the kernel wakes it as soon as its bytes arrive.
 pub(crate) async fn run(
     backend: &Backend,
     shape: FairnessShape,
@@ -176,21 +160,19 @@ pub(crate) async fn run(
     }
     let ping_pattern = Arc::new(pattern(shape.size)?);
     let flood_pattern = Arc::new(pattern(shape.flood_size)?);
-    let (connected, pair_connected) = oneshot::channel();
-    let (start, started) = oneshot::channel();
-    let pair = {
-        let backend = backend.clone();
-        std::thread::spawn(move || ping_pong_pair(backend, ping_pattern, shape, connected, started))
-    };
-    pair_connected
-        .await
-        .map_err(|_| BenchError::Protocol("the ping-pong pair's thread ended".into()))??;
+    let (ping, pong) = backend.duplex(PING_INDEX).await?;
     let (flood_tx, flood_rx) = backend.link(FLOOD_INDEX).await?;
     let timing = launch.go();
     let phases = Alternation::new(timing, shape.phase, shape.settle);
-    // The pair's thread waits for this; if it has gone, its join says why.
-    let _ = start.send(timing);
 
+    let done = Arc::new(Notify::new());
+    let echoer = tokio::spawn(echo(
+        pong,
+        PING_INDEX,
+        ping_pattern.clone(),
+        timing,
+        done.clone(),
+    ));
     let stopped = Arc::new(Notify::new());
     let flow = Flow::new(stopped.clone());
     let flood_receiver = tokio::spawn(flow::receive(
@@ -211,82 +193,10 @@ pub(crate) async fn run(
         move |now| phases.paused_until(now),
         shape.flood_rate.map(Pacer::new),
     ));
-
-    let measured = tokio::task::spawn_blocking(move || pair.join())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_else(|| {
-            eprintln!("loadgen: the ping-pong pair's thread failed");
-            let mut failed = Tally::new();
-            failed.faults.connection_errors += 1;
-            Ok(PairMeasured {
-                initiator: failed,
-                quiet: Tally::new(),
-                flood: Tally::new(),
-                echoer: Tally::new(),
-            })
-        })?;
-    let mut faults = measured.initiator;
-    faults.faults.merge(&measured.echoer.faults);
-    let flood_sent = match flooder.await {
-        Ok(sending) => report_send_error(async { sending }).await,
-        Err(err) => {
-            eprintln!("loadgen: the flood sender task failed: {err}");
-            false
-        }
-    };
-    if !flood_sent {
-        faults.faults.connection_errors += 1;
-    }
-    let mut flood_received = merge_tallies(vec![flood_receiver]).await;
-    faults.faults.merge(&flood_received.faults);
-    flood_received.faults = Default::default();
-    Ok(FairnessMeasured {
-        quiet: measured.quiet,
-        flood: measured.flood,
-        flood_received,
-        faults: faults.faults,
-        phases: phases.count(),
-        timing,
-    })
-}
-
-/// The ping-pong pair, on the calling thread: connects, says so on
-/// `connected`, waits for the run's timing on `started`, then runs both ends
-/// until the window closes.
-fn ping_pong_pair(
-    backend: Backend,
-    ping_pattern: Arc<Pattern>,
-    shape: FairnessShape,
-    connected: oneshot::Sender<Result<(), BenchError>>,
-    started: oneshot::Receiver<Timing>,
-) -> Result<PairMeasured, BenchError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let (ping, pong) = match backend.duplex(PING_INDEX).await {
-            Ok(ends) => {
-                let _ = connected.send(Ok(()));
-                ends
-            }
-            Err(err) => {
-                let _ = connected.send(Err(err));
-                return Err(BenchError::Protocol(
-                    "the ping-pong pair did not connect".into(),
-                ));
-            }
-        };
-        let timing = started
-            .await
-            .map_err(|_| BenchError::Protocol("the run ended before it started".into()))?;
-        let phases = Alternation::new(timing, shape.phase, shape.settle);
-        let done = Arc::new(Notify::new());
-        let echoer = echo(pong, PING_INDEX, ping_pattern.clone(), timing, done.clone());
+    let initiator = tokio::spawn(async move {
         let size = ping_pattern.size();
         let (mut quiet, mut flood) = (Tally::new(), Tally::new());
-        let initiator = round_trips(
+        let faults = round_trips(
             ping,
             PING_INDEX,
             ping_pattern,
@@ -300,14 +210,39 @@ fn ping_pong_pair(
                 };
                 tally.record(size, nanos_between(sent, returned));
             },
-        );
-        let (echoer, initiator) = tokio::join!(echoer, initiator);
-        Ok(PairMeasured {
-            initiator,
-            quiet,
-            flood,
-            echoer,
-        })
+        )
+        .await;
+        (faults, quiet, flood)
+    });
+
+    let (mut faults, quiet, flood) = initiator.await.unwrap_or_else(|err| {
+        eprintln!("loadgen: the ping-pong initiator failed: {err}");
+        let mut failed = Tally::new();
+        failed.faults.connection_errors += 1;
+        (failed, Tally::new(), Tally::new())
+    });
+    let flood_sent = match flooder.await {
+        Ok(sending) => report_send_error(async { sending }).await,
+        Err(err) => {
+            eprintln!("loadgen: the flood sender task failed: {err}");
+            false
+        }
+    };
+    if !flood_sent {
+        faults.faults.connection_errors += 1;
+    }
+    let echoed = merge_tallies(vec![echoer]).await;
+    faults.faults.merge(&echoed.faults);
+    let mut flood_received = merge_tallies(vec![flood_receiver]).await;
+    faults.faults.merge(&flood_received.faults);
+    flood_received.faults = Default::default();
+    Ok(FairnessMeasured {
+        quiet,
+        flood,
+        flood_received,
+        faults: faults.faults,
+        phases: phases.count(),
+        timing,
     })
 }
 
