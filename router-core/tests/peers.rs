@@ -27,6 +27,8 @@ struct Pair {
     /// Whether the links copy each batch and leave the core its buffer, as
     /// the NATS bridge does, rather than take it, as the shard mesh does.
     copying: bool,
+    /// Batches a link holds before it refuses the next; `None`: no bound.
+    link_room: Option<usize>,
     now: Instant,
 }
 
@@ -54,6 +56,7 @@ impl Pair {
             cores: [core(&config, 0, 1), core(&config, 1, 2)],
             links: [VecDeque::new(), VecDeque::new()],
             copying: false,
+            link_room: None,
             now: router_sim::epoch(),
         };
         for i in 0..2 {
@@ -94,6 +97,7 @@ impl Pair {
                 blocked: &core.blocked,
                 link: &mut self.links[i],
                 copying: self.copying,
+                room: self.link_room,
             };
             core.router.drive(self.now, &mut io);
         }
@@ -140,6 +144,7 @@ struct CoreIo<'a> {
     blocked: &'a HashSet<ConnHandle>,
     link: &'a mut VecDeque<Vec<u8>>,
     copying: bool,
+    room: Option<usize>,
 }
 
 impl Io for CoreIo<'_> {
@@ -163,6 +168,9 @@ impl Io for CoreIo<'_> {
     fn stop_listening(&mut self) {}
 
     fn send_to_peer(&mut self, _peer: PeerId, batch: &mut Vec<u8>) -> bool {
+        if self.room.is_some_and(|room| self.link.len() >= room) {
+            return false;
+        }
         let sent = if self.copying {
             batch.clone()
         } else {
@@ -182,6 +190,7 @@ fn batches_of(router: &mut Router, now: Instant) -> Vec<Vec<u8>> {
         blocked: &HashSet::new(),
         link: &mut link,
         copying: false,
+        room: None,
     };
     router.drive(now, &mut io);
     link.into()
@@ -270,6 +279,60 @@ fn no_batch_exceeds_max_batch_bytes_and_what_is_cut_off_follows_in_order() {
     assert_eq!(pair.take(1, dest), expected);
     let stats = pair.cores[1].router.stats();
     assert_eq!(stats.dropped_total().frames, 0, "{stats:?}");
+}
+
+#[test]
+fn a_link_that_refuses_midway_through_a_cut_gets_the_rest_in_order_with_what_came_since() {
+    let max_batch_bytes = 400;
+    let mut pair = Pair::new(Config {
+        max_frame_bytes: router_core::largest_frame_in_batch(max_batch_bytes),
+        max_batch_bytes,
+        ..Config::default()
+    });
+    pair.copying = true;
+    pair.link_room = Some(3);
+    let sender = pair.accept(0);
+    let dest = pair.accept(1);
+    let mut expected = Vec::new();
+    let mut send_burst = |pair: &mut Pair, from: u32| {
+        let mut stream = Vec::new();
+        for n in from..from + 40 {
+            let payload = format!("frame {n} {}", "z".repeat(n as usize * 13 % 280));
+            router_client::encode_frame(dest.id(), payload.as_bytes(), &mut stream)
+                .expect("no 0x00 inside");
+            expected.extend_from_slice(payload.as_bytes());
+            expected.push(0);
+        }
+        pair.cores[0].router.handle_input(sender, &stream, pair.now);
+        pair.drive();
+    };
+    // The link takes three cut batches and refuses the fourth; frames that
+    // come meanwhile join the end of what waits.
+    send_burst(&mut pair, 0);
+    assert_eq!(pair.links[0].len(), 3, "refused after three");
+    send_burst(&mut pair, 40);
+    assert_eq!(pair.links[0].len(), 3, "still refused");
+    pair.link_room = None;
+    let mut batches = std::mem::take(&mut pair.links[0]);
+    pair.drive();
+    batches.append(&mut pair.links[0]);
+    assert!(
+        batches.len() > 10,
+        "cut into many batches, not {}",
+        batches.len()
+    );
+    for batch in &batches {
+        assert!(batch.len() <= max_batch_bytes, "{} bytes", batch.len());
+        pair.cores[1].router.handle_peer_input(batch, pair.now);
+    }
+    pair.settle();
+    assert!(
+        pair.take(1, dest) == expected,
+        "frames lost or out of order"
+    );
+    let stats = pair.cores[1].router.stats();
+    assert_eq!(stats.dropped_total().frames, 0, "{stats:?}");
+    assert_eq!(stats.peer_batches_rejected, 0, "{stats:?}");
 }
 
 #[test]

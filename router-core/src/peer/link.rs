@@ -64,17 +64,23 @@ pub(crate) struct PeerLink {
     batch_seq: u64,
     /// The batch being built: empty, or a header's room then records.
     out: Vec<u8>,
+    /// Bytes of records at the front of `out` (after the header's room)
+    /// that went in cut batches already. They are skipped rather than
+    /// drained one cut at a time, which would move the rest of `out` once
+    /// per cut: quadratic in the batches one long `out` is cut into.
+    out_sent: usize,
     /// Flags for the next batch (`RESET`, `ACK_REQUESTED`).
     flags: Flags,
-    /// Where the batch [`build`](Self::build) returned ends in `out`, and
-    /// the frames it carries: all of `out`, or what fits `max_batch_bytes`.
+    /// Where the records of the batch [`build`](Self::build) returned end
+    /// in `out`, and the frames they carry: all of `out`, or what fits the
+    /// batch size.
     cut: (usize, FrameCount),
-    /// The batch `build` returned is cut short of `out`, and was copied to
+    /// The batch `build` returned is cut from `out`, and was copied to
     /// `cut_out`.
     cut_short: bool,
-    /// A cut batch: the part of `out` that fits `max_batch_bytes`, copied,
-    /// since the driver may take the buffer it is handed whole. Only links
-    /// with a `max_batch_bytes` (a NATS bridge) ever cut.
+    /// A cut batch: a header and the records of `out` that fit the batch
+    /// size, copied, since the driver may take the buffer it is handed
+    /// whole. Only links with a batch size (a NATS bridge) ever cut.
     cut_out: Vec<u8>,
     /// Its destinations reported full, and the senders here waiting on each.
     pub(crate) remote_full: FxHashMap<u32, Vec<u32>>,
@@ -114,6 +120,7 @@ impl PeerLink {
             acked: FrameCount::default(),
             batch_seq: 0,
             out: Vec::new(),
+            out_sent: 0,
             flags: Flags::default(),
             cut: (0, FrameCount::default()),
             cut_short: false,
@@ -211,6 +218,7 @@ impl PeerLink {
         let discarded = self.pending;
         self.pending = FrameCount::default();
         self.out = Vec::new();
+        self.out_sent = 0;
         self.acked = self.sent;
         self.flags = Flags::RESET;
         self.heartbeat_due = true;
@@ -251,9 +259,12 @@ impl PeerLink {
     /// Completes the batch for `to` and returns the buffer that holds it,
     /// and nothing else. It counts as sent only once [`taken`](Self::taken);
     /// the driver that takes it may take the buffer too, leaving another in
-    /// its place (see [`Io::send_to_peer`](crate::Io::send_to_peer)). A
-    /// batch over `max_batch_bytes` is cut after the last record that fits;
-    /// the rest waits for the next.
+    /// its place (see [`Io::send_to_peer`](crate::Io::send_to_peer)).
+    ///
+    /// Records beyond `batch_bytes` are cut off and wait for the next batch
+    /// (a record larger goes alone: the configuration makes sure it fits the
+    /// link). A cut batch is copied out, each record once; `out` keeps the
+    /// rest where it is.
     pub(crate) fn build(
         &mut self,
         me: PeerId,
@@ -261,16 +272,17 @@ impl PeerLink {
         layout_bits: (u8, u8),
         epoch: u64,
         draining: bool,
-        max_batch_bytes: usize,
+        batch_bytes: usize,
     ) -> &mut Vec<u8> {
         self.start_batch();
-        self.cut = if self.out.len() <= max_batch_bytes {
-            (self.out.len(), self.pending)
+        let from = wire::HEADER_LEN + self.out_sent;
+        self.cut_short = self.out_sent > 0 || self.out.len() > batch_bytes;
+        self.cut = if self.cut_short {
+            let budget = batch_bytes.saturating_sub(wire::HEADER_LEN);
+            let (len, frames) = wire::records_within(&self.out[from..], budget);
+            (from + len, frames)
         } else {
-            let records = &self.out[wire::HEADER_LEN..];
-            let budget = max_batch_bytes.saturating_sub(wire::HEADER_LEN);
-            let (len, frames) = wire::records_within(records, budget);
-            (wire::HEADER_LEN + len, frames)
+            (self.out.len(), self.pending)
         };
         let mut flags = self.flags;
         if draining {
@@ -289,15 +301,16 @@ impl PeerLink {
                 received: self.received,
             }),
         };
-        wire::write_header(&mut self.out, &header);
-        self.cut_short = self.cut.0 < self.out.len();
-        if self.cut_short {
+        let batch = if self.cut_short {
             self.cut_out.clear();
-            self.cut_out.extend_from_slice(&self.out[..self.cut.0]);
+            self.cut_out.resize(wire::HEADER_LEN, 0);
+            self.cut_out.extend_from_slice(&self.out[from..self.cut.0]);
             &mut self.cut_out
         } else {
             &mut self.out
-        }
+        };
+        wire::write_header(batch, &header);
+        batch
     }
 
     /// The driver took the batch [`build`](Self::build) returned. Returns the
@@ -318,9 +331,15 @@ impl PeerLink {
         self.flags = Flags::default();
         self.last_sent = Some(now);
         if self.cut_short {
-            // Cut: the records left over start the next batch.
-            self.out.drain(wire::HEADER_LEN..end);
-            release_if_idle(&mut self.cut_out, end);
+            let records = end - (wire::HEADER_LEN + self.out_sent);
+            release_if_idle(&mut self.cut_out, wire::HEADER_LEN + records);
+            if end < self.out.len() {
+                // The records left over start the next batch.
+                self.out_sent = end - wire::HEADER_LEN;
+            } else {
+                self.out_sent = 0;
+                release_if_idle(&mut self.out, end);
+            }
         } else {
             // The driver's buffer, if it took ours: empty, or one a peer
             // returned; ours, with the batch in it, if it copied.
@@ -365,7 +384,7 @@ impl PeerLink {
         PeerInfo {
             reachable: self.usable(),
             bytes_in_flight: self.in_flight_bytes(),
-            batch_bytes: self.out.len(),
+            batch_bytes: self.out.len() - self.out_sent,
             frames_batched: self.pending.frames,
             heap_bytes: self.out.capacity()
                 + self.cut_out.capacity()
