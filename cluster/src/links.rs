@@ -70,7 +70,7 @@ pub struct NatsLinks {
     /// Peers not yet reported up, last first.
     to_report: Vec<PeerId>,
     outbox: Arc<Outbox>,
-    /// Where batches are copied for publishing, in buffers used again.
+    /// Where the buffers of published batches come back, for the next.
     buffers: Arc<BufferPool>,
     to_publish: mpsc::UnboundedSender<(u32, Bytes)>,
     arrived: VecDeque<Bytes>,
@@ -115,22 +115,18 @@ impl PeerLinks for NatsLinks {
         self.to_report.pop().map(PeerChange::Up)
     }
 
-    /// Copies the batch rather than take the buffer: a published `Bytes`
-    /// never comes back to be reused, so taking it would only move the
-    /// allocation to the router's next batch, which grows from empty, one
-    /// reallocation at a time.
+    /// Takes the batch's buffer, and leaves the core one that `async-nats`
+    /// has written and dropped (see [`BufferPool`]), so that its next batch
+    /// neither grows from empty nor is copied.
     fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         let stats = &self.shared.stats;
-        if !self.shared.connected.load(Ordering::SeqCst) || !self.outbox.reserve(batch.len()) {
-            ClusterStats::bump(&stats.send_refused, 1);
-            return false;
-        }
-        if self
-            .to_publish
-            .send((peer.node, self.buffers.copy(batch)))
-            .is_err()
+        // A closed channel: the bridge is shutting down, and publishes
+        // nothing more.
+        if !self.shared.connected.load(Ordering::SeqCst)
+            || self.to_publish.is_closed()
+            || !self.outbox.reserve(batch.len())
         {
-            // The bridge is shutting down.
+            ClusterStats::bump(&stats.send_refused, 1);
             return false;
         }
         if let Some(traffic) = stats.nodes.get(peer.node as usize) {
@@ -138,6 +134,8 @@ impl PeerLinks for NatsLinks {
             ClusterStats::bump(&traffic.bytes_out, batch.len() as u64);
             ClusterStats::bump(&traffic.frames_out, NodeTraffic::frames_in_batch(batch));
         }
+        // Only a bridge shutting down since the check above drops it.
+        let _ = self.to_publish.send((peer.node, self.buffers.take(batch)));
         true
     }
 

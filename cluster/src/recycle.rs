@@ -1,13 +1,14 @@
-//! The buffers a core's batches are copied into for `async-nats`, used
-//! again once it has written them.
+//! The buffers a core's batches travel in to `async-nats`, used again once
+//! it has written them.
 //!
-//! A core lends its batch only for the length of a call, so the bridge
-//! copies it. A fresh allocation per batch is what costs: a batch is
-//! hundreds of KiB once frames are 1 KiB, the allocator hands memory that
-//! large back to the kernel when it is freed, and every 4 KiB page of the
-//! next one is then faulted in and zeroed again (a quarter of a node's CPU
-//! in the profile of issue 16's 1 KiB run). Buffers that come back here
-//! keep their pages.
+//! The bridge takes the buffer a core hands it, batch and all, and leaves a
+//! free one from here in its place; `async-nats` drops a batch once it is
+//! written, and the buffer comes back here. A fresh allocation per batch is
+//! what this avoids: a batch is hundreds of KiB once frames are 1 KiB, the
+//! allocator hands memory that large back to the kernel when it is freed,
+//! and every 4 KiB page of the next one is then faulted in and zeroed again
+//! (a quarter of a node's CPU in the profile of issue 16's 1 KiB run).
+//! Buffers that come back here keep their pages.
 
 use std::sync::{Arc, Mutex};
 
@@ -38,19 +39,19 @@ impl BufferPool {
         })
     }
 
-    /// A copy of `batch`, in a free buffer if there is one, which comes back
-    /// here once the copy and every clone of it are dropped.
-    pub(crate) fn copy(self: &Arc<Self>, batch: &[u8]) -> Bytes {
-        let mut buffer = {
+    /// Takes `batch`'s buffer, leaving a free one (empty) or nothing in its
+    /// place; the buffer taken comes back here once the [`Bytes`] and every
+    /// clone of it are dropped.
+    pub(crate) fn take(self: &Arc<Self>, batch: &mut Vec<u8>) -> Bytes {
+        let mut spare = {
             let mut free = self.free.lock().expect("buffer pool lock");
-            let buffer = free.buffers.pop().unwrap_or_default();
-            free.capacity -= buffer.capacity();
-            buffer
+            let spare = free.buffers.pop().unwrap_or_default();
+            free.capacity -= spare.capacity();
+            spare
         };
-        buffer.clear();
-        buffer.extend_from_slice(batch);
+        spare.clear();
         Bytes::from_owner(Lent {
-            buffer,
+            buffer: std::mem::replace(batch, spare),
             pool: self.clone(),
         })
     }
@@ -95,24 +96,32 @@ mod tests {
     #[test]
     fn a_written_buffer_is_used_again_for_the_next_batch() {
         let pool = BufferPool::new(1 << 20);
-        let first = pool.copy(&[7; 1000]);
+        let mut batch = vec![7; 1000];
+        let address = batch.as_ptr();
+        let first = pool.take(&mut batch);
         assert_eq!(&first[..], &[7; 1000][..]);
-        let address = first.as_ptr();
+        assert_eq!(first.as_ptr(), address, "taken, not copied");
+        assert_eq!(batch.capacity(), 0, "nothing free to leave in its place");
         let clone = first.clone();
         drop(first);
         assert_eq!(pool.kept().0, 0, "a clone still reads it");
         drop(clone);
         assert_eq!(pool.kept().0, 1);
-        let second = pool.copy(&[9; 600]);
-        assert_eq!(second.as_ptr(), address, "the same allocation");
-        assert_eq!(&second[..], &[9; 600][..]);
+        let second = pool.take(&mut batch);
+        assert!(second.is_empty());
+        assert_eq!(
+            batch.as_ptr(),
+            address,
+            "the same allocation, for the next batch"
+        );
+        assert!(batch.is_empty() && batch.capacity() >= 1000);
         assert_eq!(pool.kept(), (0, 0));
     }
 
     #[test]
     fn what_the_pool_keeps_is_bounded_in_bytes() {
         let pool = BufferPool::new(3000);
-        let lent: Vec<Bytes> = (0..4).map(|_| pool.copy(&[1; 1000])).collect();
+        let lent: Vec<Bytes> = (0..4).map(|_| pool.take(&mut vec![1; 1000])).collect();
         drop(lent);
         let (count, capacity) = pool.kept();
         assert!(capacity <= 3000, "{capacity} bytes kept");
