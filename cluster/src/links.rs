@@ -116,8 +116,8 @@ impl PeerLinks for NatsLinks {
     }
 
     /// Takes the batch's buffer, and leaves the core one that `async-nats`
-    /// has written and dropped (see [`BufferPool`]), so that its next batch
-    /// neither grows from empty nor is copied.
+    /// has written and dropped (the bridge's pool of spare buffers), so that
+    /// its next batch neither grows from empty nor is copied.
     fn send(&mut self, peer: PeerId, batch: &mut Vec<u8>) -> bool {
         let stats = &self.shared.stats;
         // A closed channel: the bridge is shutting down, and publishes
