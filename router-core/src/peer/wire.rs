@@ -224,6 +224,13 @@ pub fn decode(bytes: &[u8], max_frame_bytes: usize) -> Result<Batch<'_>, WireErr
     let mut rest = records;
     while let Some((record, len)) = parse_record(rest, max_payload)? {
         if let Record::Frame { payload, .. } = record {
+            // Whole frames only: a zero inside would split it into two at
+            // the destination, a missing one would join it to the next.
+            // Checked here once, so that reading the records again does not
+            // scan every payload a second time.
+            if memchr::memchr(0, payload) != Some(payload.len() - 1) {
+                return Err(WireError::BadTerminator);
+            }
             frames.frames += 1;
             frames.bytes += payload.len() as u64;
         }
@@ -258,11 +265,6 @@ fn parse_record(
             }
             let end = FRAME_OVERHEAD + len as usize;
             let payload = bytes.get(FRAME_OVERHEAD..end).ok_or(WireError::Truncated)?;
-            // Whole frames only: a zero inside would split it into two at
-            // the destination, a missing one would join it to the next.
-            if memchr::memchr(0, payload) != Some(payload.len() - 1) {
-                return Err(WireError::BadTerminator);
-            }
             Ok(Some((Record::Frame { dest, payload }, end)))
         }
         TAG_DEST_FULL => Ok(Some((Record::DestFull(field(1)?), SIGNAL_LEN))),

@@ -337,12 +337,24 @@ impl Router {
     }
 
     fn apply_records(&mut self, peer: PeerId, batch: &Batch<'_>, now: Instant) {
+        // Whether frames can be taken at all is the same for every record of
+        // the batch: decided once, not looked up again per frame.
+        let refusal = if !self.peers[&peer].driver_up {
+            Some(DropCause::NoRoute)
+        } else if self.is_shutting_down() {
+            Some(DropCause::Shutdown)
+        } else {
+            None
+        };
         for record in batch.records() {
             match record {
                 Record::Frame { dest, payload } => {
                     self.stats.from_peers.frames += 1;
                     self.stats.from_peers.bytes += payload.len() as u64;
-                    self.take_peer_frame(peer, dest, payload, now);
+                    match refusal {
+                        Some(cause) => self.drop_peer_frame(peer, dest, payload, cause),
+                        None => self.take_peer_frame(peer, dest, payload, now),
+                    }
                 }
                 Record::DestFull(dest) => {
                     let link = self.peers.get_mut(&peer).expect("checked by the caller");
@@ -364,38 +376,28 @@ impl Router {
     /// and counts it. A frame to a full destination was already in flight
     /// when it filled, so under `pause` it is queued anyway (the window
     /// bounds the overshoot) and the peer is told to pause senders to it.
+    ///
+    /// The destination is looked up once: this runs for every frame that
+    /// crosses between cores.
     fn take_peer_frame(&mut self, peer: PeerId, dest: u32, payload: &[u8], now: Instant) {
-        let len = payload.len() as u64;
-        let link = &self.peers[&peer];
-        let cause = if !link.driver_up {
-            Some(DropCause::NoRoute)
-        } else if self.is_shutting_down() {
-            Some(DropCause::Shutdown)
-        } else if self.ids.layout().owner_of(dest) != Owner::Local {
-            Some(DropCause::UnknownDestination)
-        } else {
-            match self.conns.get(&dest) {
-                None => Some(DropCause::UnknownDestination),
-                Some(d) if d.closing => Some(DropCause::DestinationClosed),
-                Some(d) if d.outbound.len() > self.config.outbound_high_water => {
-                    let hard_cap = self.config.outbound_high_water.saturating_add(
-                        self.peers
-                            .len()
-                            .saturating_mul(peer_allowance(&self.config)),
-                    );
-                    let drop = self.config.overflow_policy == OverflowPolicy::Drop
-                        || d.outbound.len() > hard_cap;
-                    drop.then_some(DropCause::DestinationFull)
-                }
-                Some(_) => None,
-            }
+        let local = self.ids.layout().owner_of(dest) == Owner::Local;
+        let Some(d) = self.conns.get_mut(&dest).filter(|_| local) else {
+            return self.drop_peer_frame(peer, dest, payload, DropCause::UnknownDestination);
         };
-        if let Some(cause) = cause {
-            trace!(%peer, dest, cause = cause.name(), "dropped frame from peer");
-            self.stats.count_drop(cause, 1, len);
-            return;
+        if d.closing {
+            return self.drop_peer_frame(peer, dest, payload, DropCause::DestinationClosed);
         }
-        let d = self.conns.get_mut(&dest).expect("checked above");
+        let high_water = self.config.outbound_high_water;
+        if d.outbound.len() > high_water {
+            let hard_cap = high_water.saturating_add(
+                self.peers
+                    .len()
+                    .saturating_mul(peer_allowance(&self.config)),
+            );
+            if self.config.overflow_policy == OverflowPolicy::Drop || d.outbound.len() > hard_cap {
+                return self.drop_peer_frame(peer, dest, payload, DropCause::DestinationFull);
+            }
+        }
         let was_empty = enqueue(
             d,
             dest,
@@ -406,14 +408,16 @@ impl Router {
             now,
         );
         if was_empty {
-            self.reschedule(dest);
+            self.deadlines.reschedule(dest, d, &self.config);
         }
-        let d = &self.conns[&dest];
-        if self.config.overflow_policy == OverflowPolicy::Pause
-            && d.outbound.len() > self.config.outbound_high_water
-        {
+        if self.config.overflow_policy == OverflowPolicy::Pause && d.outbound.len() > high_water {
             self.tell_peer_full(peer, dest);
         }
+    }
+
+    fn drop_peer_frame(&mut self, peer: PeerId, dest: u32, payload: &[u8], cause: DropCause) {
+        trace!(%peer, dest, cause = cause.name(), "dropped frame from peer");
+        self.stats.count_drop(cause, 1, payload.len() as u64);
     }
 
     /// Tells `peer` that `dest` is full, unless it was told within the last
