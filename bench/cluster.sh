@@ -96,7 +96,7 @@ start_nodes() {
 }
 
 SOLO_PORT=$(free_port)
-start solo "$ROUTER" --listen "127.0.0.1:$SOLO_PORT"
+start solo "$ROUTER" --listen "127.0.0.1:$SOLO_PORT" --shards 1
 SOLO_PID=$LAST_PID
 wait_for_port "$SOLO_PORT" solo
 for size in $SIZES; do

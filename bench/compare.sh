@@ -68,7 +68,7 @@ start_servers() {
     local i=0 driver port
     for driver in $DRIVERS; do
         port=$((ROUTER_BASE_PORT + i))
-        start "router-$driver" "$ROUTER" --listen "127.0.0.1:$port" --driver "$driver"
+        start "router-$driver" "$ROUTER" --listen "127.0.0.1:$port" --driver "$driver" --shards 1
         BACKENDS+=("router-$driver router 127.0.0.1:$port $LAST_PID")
         wait_for_port "$port" "router-$driver"
         i=$((i + 1))

@@ -47,9 +47,9 @@ serve() {
 start_servers() {
     local tls=(--tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key")
     local ca="--tls-ca,$WORK/ca.pem"
-    serve "router-$DRIVER-1" "$PORT"
+    serve "router-$DRIVER-1" "$PORT" --shards 1
     serve "router-$DRIVER-2" $((PORT + 1)) --shards 2
-    serve "router-$DRIVER-tls-1" $((PORT + 2)) "${tls[@]}"
+    serve "router-$DRIVER-tls-1" $((PORT + 2)) --shards 1 "${tls[@]}"
     serve "router-$DRIVER-tls-2" $((PORT + 3)) --shards 2 "${tls[@]}"
     TARGETS=(
         "router-$DRIVER-1 router $PORT -"

@@ -45,11 +45,11 @@ serve() {
 }
 start_servers() {
     TARGETS=()
-    serve router router 17100 - "$ROUTER" --listen 127.0.0.1:17100
-    serve router-tls router 17101 tls "$ROUTER" --listen 127.0.0.1:17101 \
+    serve router router 17100 - "$ROUTER" --listen 127.0.0.1:17100 --shards 1
+    serve router-tls router 17101 tls "$ROUTER" --listen 127.0.0.1:17101 --shards 1 \
         --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key"
     if [[ -n $BASE_ROUTER ]]; then
-        serve router-base router 17102 - "$BASE_ROUTER" --listen 127.0.0.1:17102
+        serve router-base router 17102 - "$BASE_ROUTER" --listen 127.0.0.1:17102 --shards 1
     fi
     serve nats nats 17103 - nats-server -a 127.0.0.1 -p 17103
     serve nats-tls nats 17104 tls nats-server -a 127.0.0.1 -p 17104 -c "$WORK/nats-tls.conf"

@@ -25,7 +25,7 @@ run() {
     local mode=$1 scraper="" extra=()
     shift
     if [ "$mode" = metrics ]; then extra=(--metrics-addr "127.0.0.1:$METRICS_PORT"); fi
-    "$ROUTER" --driver "$DRIVER" --listen "127.0.0.1:$PORT" "${extra[@]}" 2>/dev/null &
+    "$ROUTER" --driver "$DRIVER" --listen "127.0.0.1:$PORT" --shards 1 "${extra[@]}" 2>/dev/null &
     local pid=$!
     for _ in $(seq 50); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break

@@ -32,10 +32,12 @@ pub(crate) struct Cli {
     /// or `auto` for one per CPU this process may use. Connections are
     /// spread over them least-loaded first; frames between clients of two
     /// shards cross between their threads in batches. --max-connections
-    /// and --max-buffered-bytes are split among the shards. One by default:
-    /// on a machine whose clients take a core, more did worse (README).
-    #[arg(long, value_name = "N|auto", default_value = "1")]
-    pub(crate) shards: Shards,
+    /// and --max-buffered-bytes are split among the shards. Default: `auto`,
+    /// but 1 for a cluster node (--nats), since every node must have the
+    /// same layout and `auto` would make it depend on each machine's CPUs
+    /// (README, "Shards").
+    #[arg(long, value_name = "N|auto")]
+    shards: Option<Shards>,
 
     /// Serve Prometheus metrics at http://ADDR/metrics (port 0: any free
     /// port, logged at start). Off by default.
@@ -74,6 +76,16 @@ impl Cli {
     /// [`Router::new`]: router_core::Router::new
     pub(crate) fn config(&self) -> Config {
         self.limits.0.clone()
+    }
+
+    /// The shards to run: as given, or the default for a router alone
+    /// (`auto`, the machine used) or for a cluster node (1, so that the ID
+    /// layout every node must share is not the machine's CPU count).
+    pub(crate) fn shards(&self) -> Shards {
+        self.shards.unwrap_or(match self.cluster.nats {
+            None => Shards::Auto,
+            Some(_) => Shards::ONE,
+        })
     }
 
     /// Whether `--max-frame-bytes` was given, rather than left to its
@@ -118,7 +130,7 @@ mod tests {
         let cli = parse(&[]).unwrap();
         assert_eq!(cli.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(cli.driver, Driver::Mio);
-        assert_eq!(cli.shards, Shards::ONE);
+        assert_eq!(cli.shards(), Shards::Auto);
         assert_eq!(cli.metrics_addr, None);
         assert_eq!(cli.log_format, LogFormat::Text);
         assert_eq!(cli.config(), crate::machine::defaults());
@@ -146,7 +158,7 @@ mod tests {
         .unwrap();
         assert_eq!(cli.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(cli.driver, Driver::Tokio);
-        assert_eq!(cli.shards, "4".parse().unwrap());
+        assert_eq!(cli.shards(), "4".parse().unwrap());
         assert_eq!(cli.metrics_addr, Some("127.0.0.1:9090".parse().unwrap()));
         assert_eq!(cli.log_format, LogFormat::Json);
         let config = cli.config();
@@ -181,6 +193,8 @@ mod tests {
             "--max-frame-bytes=1000",
         ])
         .unwrap();
+        // A node's default layout must not depend on its machine's CPUs.
+        assert_eq!(cli.shards(), Shards::ONE);
         let options = cli.cluster.options(3).expect("a node");
         assert_eq!((options.shards, options.shard_bits), (3, 2));
         assert_eq!(options.url, "nats://127.0.0.1:4222");
@@ -247,12 +261,12 @@ mod tests {
     #[test]
     fn limits_that_cannot_be_split_over_the_shards_are_refused() {
         let cli = parse(&["--shards=4", "--max-connections=3"]).unwrap();
-        let error = router::shard_config(&cli.config(), cli.shards.count(), 0).unwrap_err();
+        let error = router::shard_config(&cli.config(), cli.shards().count(), 0).unwrap_err();
         assert_eq!(
             describe(&error),
             "--max-connections (3) must be at least the number of shards (4)"
         );
-        assert_eq!(parse(&["--shards=auto"]).unwrap().shards, Shards::Auto);
+        assert_eq!(parse(&["--shards=auto"]).unwrap().shards(), Shards::Auto);
     }
 
     #[test]

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let mut config = cli.config();
-    let shards = cli.shards.count();
+    let shards = cli.shards().count();
     // Joined before the cores are made: their layout and their batch bound
     // come from the cluster and its NATS server.
     let bridge = match cli.cluster.options(shards).map(Bridge::connect).transpose() {
@@ -130,7 +130,7 @@ fn serve(
     bridge: Option<&Bridge>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
-    let shards = cli.shards.count();
+    let shards = cli.shards().count();
     let mut server = match bridge {
         None => ShardedServer::new(cli.driver, listener, config, shards)?,
         Some(bridge) => {
