@@ -415,6 +415,8 @@ impl Router {
         }
     }
 
+    /// Counts a frame from `peer` that this core will not deliver: the
+    /// owner's count, which the sender's side never sees (section 5).
     fn drop_peer_frame(&mut self, peer: PeerId, dest: u32, payload: &[u8], cause: DropCause) {
         trace!(%peer, dest, cause = cause.name(), "dropped frame from peer");
         self.stats.count_drop(cause, 1, payload.len() as u64);
