@@ -105,7 +105,7 @@ fn main() -> ExitCode {
     }
     let stats_cell = metrics.as_ref().map(|_| stats);
     let tls = tls.map(|config| (config, tls_counters));
-    let served = serve(&cli, &config, tls, stats_cell, bridge.as_ref());
+    let served = serve(&cli, shards, &config, tls, stats_cell, bridge.as_ref());
     match served {
         Ok(stats) => {
             logging::stopped(&stats);
@@ -118,19 +118,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves on `cli`'s address, driver and shards, as a node of `bridge`'s
-/// cluster if any, over `tls` if any (every shard counting into its
-/// counters), until a signal's drain completes, handing the counters (summed over the shards, and each
+/// Serves on `cli`'s address and driver with `shards` shards (counted once,
+/// in `main`: `auto` asks the machine, and the bridge was given that
+/// count's layout), as a node of `bridge`'s cluster if any, over `tls` if
+/// any (every shard counting into its counters), until a signal's drain
+/// completes, handing the counters (summed over the shards, and each
 /// shard's) to `stats_cell`, if any, once per loop turn.
 fn serve(
     cli: &Cli,
+    shards: usize,
     config: &Config,
     tls: Option<(TlsConfig, Arc<TlsCounters>)>,
     stats_cell: Option<StatsCell>,
     bridge: Option<&Bridge>,
 ) -> io::Result<Stats> {
     let listener = router::listen(cli.listen).map_err(|error| cannot_listen(cli.listen, error))?;
-    let shards = cli.shards().count();
     let mut server = match bridge {
         None => ShardedServer::new(cli.driver, listener, config, shards)?,
         Some(bridge) => {
