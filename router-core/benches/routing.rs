@@ -201,15 +201,9 @@ impl TwoShards {
             for (sender, reads) in &self.traffic.senders {
                 self.traffic.router.handle_input(*sender, &reads[read], now);
                 self.traffic.router.drive(now, &mut self.link);
-                for batch in self.link.in_flight.drain(..) {
-                    self.destinations.handle_peer_input(&batch, now);
-                    self.link.spare.push(batch);
-                }
+                self.link.deliver(&mut self.destinations, now);
                 self.destinations.drive(now, &mut self.link);
-                for batch in self.link.in_flight.drain(..) {
-                    self.traffic.router.handle_peer_input(&batch, now);
-                    self.link.spare.push(batch);
-                }
+                self.link.deliver(&mut self.traffic.router, now);
             }
         }
     }
@@ -221,6 +215,16 @@ impl TwoShards {
 struct Carry {
     in_flight: Vec<Vec<u8>>,
     spare: Vec<Vec<u8>>,
+}
+
+impl Carry {
+    /// Hands the batches in flight to `to`, and keeps their buffers.
+    fn deliver(&mut self, to: &mut Router, now: Instant) {
+        for batch in self.in_flight.drain(..) {
+            to.handle_peer_input(&batch, now);
+            self.spare.push(batch);
+        }
+    }
 }
 
 impl Io for Carry {
